@@ -1,0 +1,63 @@
+//! Command-line interface of the `talkbook` binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::convert::{self, Format};
+
+/// Talkbook: real-time collaborative notebooks on Yjs, with per-author Jupyter kernels.
+#[derive(Debug, Parser)]
+#[command(name = "talkbook", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert a notebook between .ipynb and a Yjs update file (.yjs).
+    ///
+    /// The formats are taken from the file extensions unless given with --from/--to;
+    /// `-` reads standard input or writes standard output (then the flag is required).
+    /// Authorship is kept: .ipynb cells' `metadata.talkbook` becomes the document's
+    /// provenance map and the other way round.
+    #[command(after_help = "Examples:\n  talkbook convert analysis.ipynb analysis.yjs\n  talkbook convert analysis.yjs analysis.ipynb\n  talkbook convert --from yjs --to ipynb - - < doc.bin > doc.ipynb")]
+    Convert {
+        /// Input file (`-` for standard input).
+        input: PathBuf,
+        /// Output file (`-` for standard output).
+        output: PathBuf,
+        /// Input format, when the extension does not say.
+        #[arg(long, value_enum)]
+        from: Option<Format>,
+        /// Output format, when the extension does not say.
+        #[arg(long, value_enum)]
+        to: Option<Format>,
+    },
+}
+
+/// Runs the command line; errors are printed as one readable message.
+pub fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Convert { input, output, from, to } => {
+            convert::run(&convert::Request { input, output, from, to })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TALKBOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
