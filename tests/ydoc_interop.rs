@@ -25,7 +25,9 @@ fn documents_written_by_talkbook_read_the_same_in_jupyter_ydoc() {
 #[test]
 fn documents_written_by_jupyter_ydoc_read_the_same_in_talkbook() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for original in notebooks("valid") {
+    // jupyter_ydoc itself cannot load the nbformat 4.99 "future" notebook (a cell without
+    // `source`), so there is no Jupyter-written document of it to read.
+    for original in notebooks("valid").into_iter().filter(|p| stem(p) != "test4plus") {
         let name = stem(&original);
         let yjs = dir.path().join(format!("{name}.yjs"));
         let theirs = dir.path().join(format!("{name}.jupyter.ipynb"));

@@ -5,7 +5,12 @@
 use std::collections::HashMap;
 
 use doc_model::{Cell, CellId, NotebookDoc, Output, ipynb};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use proptest::prelude::*;
+use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::json;
 
 /// One random edit, with positions given as fractions so they fit any document.
@@ -125,56 +130,98 @@ fn char_boundary(s: &str, at: usize) -> u32 {
     pos as u32
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    #[test]
-    fn three_replicas_converge_and_export_valid_notebooks(
-        rounds in proptest::collection::vec((0..3usize, op()), 1..60),
-        delivery_seed in any::<u64>(),
-    ) {
-        let start = ipynb::import(include_bytes!("../../../shared/notebooks/valid/test4.5.ipynb")).expect("import");
-        let origin = NotebookDoc::from_notebook(&start.notebook, &HashMap::new()).expect("create");
-        let replicas: Vec<NotebookDoc> = (0..3)
-            .map(|_| NotebookDoc::from_update(&origin.encode_state()).expect("copy"))
-            .collect();
-        // Updates made so far, and which replica has received which.
-        let mut log: Vec<(usize, Vec<u8>)> = Vec::new();
-        let mut delivered = vec![vec![false; 0]; 3];
-        let mut rng = delivery_seed;
-        let mut next = move || { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; rng };
-        for (who, op) in &rounds {
-            if let Some(update) = apply(&replicas[*who], op) {
-                log.push((*who, update));
-                for d in &mut delivered { d.push(false); }
-            }
-            // Deliver a few random pending updates to random replicas, out of order.
-            for _ in 0..(next() % 3) {
-                if log.is_empty() { break; }
-                let i = (next() as usize) % log.len();
-                let to = (next() as usize) % 3;
-                if log[i].0 != to && !delivered[to][i] {
-                    replicas[to].apply_update(&log[i].1).expect("apply");
-                    delivered[to][i] = true;
-                }
+/// Runs one scenario: replicas edit and exchange updates; returns the converged export.
+fn converge(rounds: &[(usize, Op)], delivery_seed: u64) -> Result<(serde_json::Value, usize), TestCaseError> {
+    let start = ipynb::import(include_bytes!("../../../shared/notebooks/valid/test4.5.ipynb")).expect("import");
+    let origin = NotebookDoc::from_notebook(&start.notebook, &HashMap::new()).expect("create");
+    let replicas: Vec<NotebookDoc> =
+        (0..3).map(|_| NotebookDoc::from_update(&origin.encode_state()).expect("copy")).collect();
+    // Updates made so far (author, bytes), and which replica has received which.
+    let mut log: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut delivered: Vec<Vec<bool>> = vec![Vec::new(); 3];
+    let mut rng = delivery_seed | 1;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for (who, op) in rounds {
+        if let Some(update) = apply(&replicas[*who], op) {
+            log.push((*who, update));
+            for d in &mut delivered {
+                d.push(false);
             }
         }
-        // Finally everyone receives everything still missing, in reverse order.
-        for to in 0..3 {
-            for i in (0..log.len()).rev() {
-                if log[i].0 != to && !delivered[to][i] {
-                    replicas[to].apply_update(&log[i].1).expect("apply");
-                }
+        // Deliver a few random pending updates to random replicas, out of order.
+        for _ in 0..(next() % 3) {
+            if log.is_empty() {
+                break;
+            }
+            let i = (next() as usize) % log.len();
+            let to = (next() as usize) % 3;
+            if log[i].0 != to && !delivered[to][i] {
+                replicas[to].apply_update(&log[i].1).expect("apply");
+                delivered[to][i] = true;
             }
         }
-        let first = replicas[0].read();
-        for r in &replicas[1..] {
-            prop_assert_eq!(&r.read(), &first);
-        }
-        let exported = ipynb::export(&first, &HashMap::new());
-        let problems = ipynb::validate::validate_v4(&exported);
-        prop_assert!(problems.is_empty(), "export invalid: {:?}", problems);
-        let reimported = ipynb::import_value(exported).expect("export re-imports");
-        prop_assert_eq!(reimported.notebook.cells.len(), first.cells.len());
     }
+    // Finally everyone receives everything still missing, newest first.
+    for (to, replica) in replicas.iter().enumerate() {
+        for i in (0..log.len()).rev() {
+            if log[i].0 != to && !delivered[to][i] {
+                replica.apply_update(&log[i].1).expect("apply");
+            }
+        }
+    }
+    let first = replicas[0].read();
+    for r in &replicas[1..] {
+        prop_assert_eq!(&r.read(), &first);
+    }
+    let exported = ipynb::export(&first, &HashMap::new());
+    let problems = ipynb::validate::validate_v4(&exported);
+    prop_assert!(problems.is_empty(), "export invalid: {:?}", problems);
+    let reimported = ipynb::import_value(exported.clone()).expect("export re-imports");
+    prop_assert_eq!(reimported.notebook.cells.len(), first.cells.len());
+    Ok((exported, log.len()))
+}
+
+/// The project's Python (with nbformat), as `scripts/test` provides it.
+fn python() -> PathBuf {
+    std::env::var_os("TALKBOOK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"))
+}
+
+#[test]
+fn three_replicas_converge_and_export_valid_notebooks() {
+    let mut runner = TestRunner::new(ProptestConfig { cases: 64, ..ProptestConfig::default() });
+    let exports = RefCell::new(Vec::new());
+    let (tried, applied) = (RefCell::new(0), RefCell::new(0));
+    let strategy = (proptest::collection::vec((0..3usize, op()), 1..60), any::<u64>());
+    let result = runner.run(&strategy, |(rounds, seed)| {
+        let (export, updates) = converge(&rounds, seed)?;
+        exports.borrow_mut().push(export);
+        *tried.borrow_mut() += rounds.len();
+        *applied.borrow_mut() += updates;
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    // Guard against a generator whose edits are all refused, which would prove nothing.
+    assert!(applied.into_inner() * 2 > tried.into_inner(), "most generated edits were refused");
+    // Every converged export must also pass the real nbformat validator.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exports = exports.into_inner();
+    for (i, export) in exports.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i}.ipynb")), export.to_string()).expect("write");
+    }
+    let check = "import nbformat, pathlib, sys; \
+        ps = sorted(pathlib.Path(sys.argv[1]).glob('*.ipynb')); \
+        [nbformat.validate(nbformat.read(str(p), as_version=nbformat.NO_CONVERT)) for p in ps]; \
+        print('validated', len(ps))";
+    let out = Command::new(python()).arg("-c").arg(check).arg(dir.path()).output().expect("run python");
+    assert!(out.status.success(), "nbformat rejected an export: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("validated {}", exports.len()));
 }
