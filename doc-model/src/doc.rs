@@ -232,11 +232,9 @@ pub(crate) fn read_cell<T: ReadTxn>(txn: &T, map: &MapRef) -> Cell {
         CellKind::Markdown | CellKind::Raw => {
             if let Some(serde_json::Value::Object(att)) =
                 map.get(txn, key::ATTACHMENTS).map(|v| out_to_json(txn, &v))
-            {
-                if !att.is_empty() {
+                && !att.is_empty() {
                     cell.attachments = Some(att);
                 }
-            }
         }
     }
     cell

@@ -204,8 +204,8 @@ impl<'a, 'doc> Editor<'a, 'doc> {
     /// same name is appended to that output's text instead, as Jupyter front ends show it.
     pub fn append_output(&mut self, id: &CellId, output: &Output) -> Result<(), DocError> {
         let outputs = self.outputs_array(id)?;
-        if let Output::Stream { name, text } = output {
-            if let Some(last) = last_stream_output(self.txn, &outputs, name) {
+        if let Output::Stream { name, text } = output
+            && let Some(last) = last_stream_output(self.txn, &outputs, name) {
                 match last.get(self.txn, "text") {
                     Some(Out::YText(ytext)) => ytext.push(self.txn, text),
                     other => {
@@ -216,7 +216,6 @@ impl<'a, 'doc> Editor<'a, 'doc> {
                 }
                 return Ok(());
             }
-        }
         outputs.push_back(self.txn, output_prelim(output));
         Ok(())
     }

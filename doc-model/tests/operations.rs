@@ -53,7 +53,8 @@ fn refused_edits_leave_the_document_unchanged() {
     let doc = doc_with(&[Cell::code("a").with_id(id("a")), Cell::markdown("b").with_id(id("b"))]);
     let before = doc.read();
     let sv = doc.state_vector();
-    let cases: Vec<(&str, Result<((), Vec<u8>), DocError>)> = vec![
+    type Outcome = Result<((), Vec<u8>), DocError>;
+    let cases: Vec<(&str, Outcome)> = vec![
         ("duplicate id", doc.edit(|ed| ed.push_cell(&Cell::code("dup").with_id(id("a"))))),
         ("invalid id", doc.edit(|ed| ed.push_cell(&Cell::code("bad").with_id(id("no spaces"))))),
         ("unknown cell", doc.edit(|ed| ed.set_source(&id("zzz"), "x"))),

@@ -99,11 +99,10 @@ pub fn import_value(value: Value) -> Result<Imported, ImportError> {
     let mut authorship = HashMap::new();
     let mut cells: Vec<Cell> = cells_json.into_iter().map(cell_from_json).collect();
     for cell in &mut cells {
-        if let Some(Value::Object(record)) = cell.metadata.remove(AUTHORSHIP_KEY) {
-            if let Some(p) = Provenance::from_json(&Value::Object(record)) {
+        if let Some(Value::Object(record)) = cell.metadata.remove(AUTHORSHIP_KEY)
+            && let Some(p) = Provenance::from_json(&Value::Object(record)) {
                 authorship.insert(cell.id.clone(), p);
             }
-        }
     }
     repair_ids(&mut cells, (major, minor), &mut warnings, &mut authorship);
     Ok(Imported { notebook: Notebook { metadata, cells }, authorship, warnings, original_version: (major, minor) })
