@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
+use yrs::branch::BranchPtr;
 use yrs::{
     Array, ArrayRef, Doc, GetString, Map, MapRef, OffsetKind, Options, Out, ReadTxn, StateVector,
     Transact, TransactionMut, Update,
@@ -106,6 +107,32 @@ impl NotebookDoc {
             .transact_mut()
             .apply_update(update)
             .map_err(|e| DocError::Apply(e.to_string()))
+    }
+
+    /// Applies a decoded update and says whether it inserted or removed cells (changed the
+    /// `cells` array itself rather than something inside a cell), so a server knows when to
+    /// look for cells that need an author recorded.
+    pub fn apply_decoded(&self, update: Update) -> Result<bool, DocError> {
+        let mut txn = self.doc.transact_mut();
+        txn.apply_update(update).map_err(|e| DocError::Apply(e.to_string()))?;
+        txn.commit();
+        let cells = BranchPtr::from(self.roots.cells.as_ref());
+        Ok(txn.changed_parent_types().contains(&cells))
+    }
+
+    /// Ids of the cells that have no provenance record yet.
+    pub fn cells_without_provenance(&self) -> Vec<CellId> {
+        let txn = self.doc.transact();
+        self.roots
+            .cells
+            .iter(&txn)
+            .filter_map(|out| match out {
+                Out::YMap(map) => get_string(&txn, &map, key::ID),
+                _ => None,
+            })
+            .filter(|id| self.roots.provenance.get(&txn, id).is_none())
+            .map(CellId::new)
+            .collect()
     }
 
     /// The whole document as one Yjs update (v1), the content of a `.yjs` file.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::ServeConfig;
 use crate::convert::{self, Format};
 
 /// Talkbook: real-time collaborative notebooks on Yjs, with per-author Jupyter kernels.
@@ -17,6 +18,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the sync server (HTTP API + WebSocket).
+    ///
+    /// With no database configured, everything is kept in SQLite under the data directory
+    /// (`./data/talkbook.db`). The first start on an empty database creates an `admin`
+    /// account and prints how to sign in.
+    Serve(ServeConfig),
     /// Convert a notebook between .ipynb and a Yjs update file (.yjs).
     ///
     /// The formats are taken from the file extensions unless given with --from/--to;
@@ -43,6 +50,7 @@ pub fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(config) => crate::serve::serve(config),
         Command::Convert { input, output, from, to } => {
             convert::run(&convert::Request { input, output, from, to })
         }

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod backends;
+pub mod server;
+pub mod yclient;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,99 @@
+//! The HTTP application: shared state, routes, and the serve loop with ordered shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::config::ServeConfig;
+use crate::metrics::METRICS;
+use crate::rooms::{RoomConfig, Rooms};
+use crate::store::DynStore;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: DynStore,
+    pub rooms: Arc<Rooms>,
+    pub config: Arc<ServeConfig>,
+}
+
+impl AppState {
+    pub fn new(store: DynStore, config: ServeConfig) -> Self {
+        let room_config = RoomConfig {
+            grace: config.room_grace(),
+            checkpoint_every: config.checkpoint_every.max(1),
+            checkpoint_idle: config.checkpoint_idle(),
+        };
+        Self { rooms: Arc::new(Rooms::new(store.clone(), room_config)), store, config: Arc::new(config) }
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/ws/{notebook_id}", get(crate::ws::upgrade))
+        .nest("/api", crate::api::router())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets every room commit and
+/// checkpoint (closing its connections with 1001), and returns.
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let rooms = state.rooms.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = router(state);
+    // Small WebSocket frames would otherwise wait for the peer's delayed ACK (SPEC §14).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+    shutdown.await;
+    tracing::info!("shutting down: flushing rooms");
+    // Rooms first: they close their WebSockets, which lets the HTTP server finish.
+    rooms.shutdown().await;
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(std::io::Error::other(join)),
+        Err(_) => {
+            tracing::warn!("connections still open after 10 s; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ready"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"error": {"code": "database_unavailable", "message": "the database is not reachable"}})),
+            )
+        }
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], METRICS.render())
+}

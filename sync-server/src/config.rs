@@ -1,0 +1,89 @@
+//! Server configuration, from flags and `TALKBOOK_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of `talkbook serve` (and of the commands that open the database).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "TALKBOOK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DbConfig,
+
+    /// Largest WebSocket message accepted, in bytes (larger ones close with 4413).
+    #[arg(long, env = "TALKBOOK_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Messages queued for one connection before it is closed with 4429 as too slow.
+    #[arg(long, env = "TALKBOOK_OUTBOUND_QUEUE", default_value_t = 4096)]
+    pub outbound_queue: usize,
+
+    /// Seconds between WebSocket pings; a connection that misses two pongs is closed.
+    #[arg(long, env = "TALKBOOK_PING_SECONDS", default_value_t = 30)]
+    pub ping_seconds: u64,
+
+    /// Seconds a room stays in memory after its last client leaves.
+    #[arg(long, env = "TALKBOOK_ROOM_GRACE_SECONDS", default_value_t = 30)]
+    pub room_grace_seconds: u64,
+
+    /// Write a checkpoint after this many updates to a notebook.
+    #[arg(long, env = "TALKBOOK_CHECKPOINT_EVERY", default_value_t = 1000)]
+    pub checkpoint_every: u64,
+
+    /// Write a checkpoint after a notebook has been quiet this many seconds.
+    #[arg(long, env = "TALKBOOK_CHECKPOINT_IDLE_SECONDS", default_value_t = 10)]
+    pub checkpoint_idle_seconds: u64,
+
+    /// Lifetime of a sign-in session, in hours.
+    #[arg(long, env = "TALKBOOK_SESSION_HOURS", default_value_t = 24 * 14)]
+    pub session_hours: u64,
+
+    /// Largest `.ipynb` accepted by import, in bytes.
+    #[arg(long, env = "TALKBOOK_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_import_bytes: usize,
+}
+
+/// Where the data lives; shared by every command that opens the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbConfig {
+    /// Database URL: `postgres://USER@HOST/DB` or `sqlite://PATH`. Default: SQLite in the
+    /// data directory.
+    #[arg(long = "database", env = "TALKBOOK_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Directory for the embedded database and other local data.
+    #[arg(long, env = "TALKBOOK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+impl DbConfig {
+    /// The database URL to open: the configured one, else SQLite in the data directory.
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("talkbook.db").display()),
+        }
+    }
+}
+
+impl ServeConfig {
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_seconds.max(1))
+    }
+
+    pub fn room_grace(&self) -> Duration {
+        Duration::from_secs(self.room_grace_seconds)
+    }
+
+    pub fn checkpoint_idle(&self) -> Duration {
+        Duration::from_secs(self.checkpoint_idle_seconds.max(1))
+    }
+
+    pub fn session_lifetime(&self) -> chrono::Duration {
+        chrono::Duration::hours(self.session_hours.min(24 * 365) as i64)
+    }
+}

@@ -1,0 +1,95 @@
+//! Group commit: one task writes the updates of every room, batching whatever arrived
+//! while the previous transaction was in flight into the next one.
+//!
+//! This keeps "durable before broadcast" cheap: under load many updates share one
+//! transaction (one fsync), and an idle server commits a lone update at once, without
+//! waiting for a batching window.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{DynStore, NewUpdate, Seq, StoreError, StoreResult};
+
+/// Most updates written in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// A handle for submitting updates to the committer.
+#[derive(Debug, Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Request>,
+}
+
+#[derive(Debug)]
+struct Request {
+    updates: Vec<NewUpdate>,
+    reply: oneshot::Sender<StoreResult<Vec<Seq>>>,
+}
+
+/// Why a commit did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the committer has stopped")]
+    Stopped,
+}
+
+impl Committer {
+    /// Starts the committer task; it ends when every handle is dropped.
+    pub fn spawn(store: DynStore) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(run(store, rx));
+        Self { tx }
+    }
+
+    /// Writes `updates` durably and returns their sequence numbers, in order.
+    pub async fn commit(&self, updates: Vec<NewUpdate>) -> Result<Vec<Seq>, CommitError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Request { updates, reply }).await.map_err(|_| CommitError::Stopped)?;
+        Ok(rx.await.map_err(|_| CommitError::Stopped)??)
+    }
+}
+
+async fn run(store: DynStore, mut rx: mpsc::Receiver<Request>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let mut count = batch[0].updates.len();
+        while count < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(req) => {
+                    count += req.updates.len();
+                    batch.push(req);
+                }
+                Err(_) => break,
+            }
+        }
+        write_batch(&store, batch).await;
+    }
+}
+
+/// Writes one transaction and hands each request its own slice of sequence numbers.
+async fn write_batch(store: &DynStore, batch: Vec<Request>) {
+    let mut all = Vec::new();
+    let mut waiting = Vec::with_capacity(batch.len());
+    for req in batch {
+        waiting.push((req.updates.len(), req.reply));
+        all.extend(req.updates);
+    }
+    let started = std::time::Instant::now();
+    let result = store.append_updates(&all).await;
+    crate::metrics::METRICS.record_commit(started.elapsed(), all.len());
+    match result {
+        Ok(seqs) => {
+            let mut seqs = seqs.into_iter();
+            for (count, reply) in waiting {
+                let _ = reply.send(Ok(seqs.by_ref().take(count).collect()));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, updates = all.len(), "group commit failed");
+            let message = err.to_string();
+            for (_, reply) in waiting {
+                let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
+            }
+        }
+    }
+}

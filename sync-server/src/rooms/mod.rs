@@ -1,0 +1,175 @@
+//! Rooms: one live document per open notebook, shared by everyone editing it.
+//!
+//! [`Rooms`] is the registry. A room is created through the map's `entry` API, so two
+//! concurrent joins of the same notebook always meet in one room and a document is never
+//! loaded twice. A room leaves the map itself when it is evicted (after its last client
+//! left and a grace period), deleted, or the server shuts down; a join that raced with that
+//! is turned away and simply joins the next room.
+
+mod committer;
+pub mod peer;
+mod room;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use committer::{CommitError, Committer};
+pub use peer::{Closer, Outbox, Peer, close};
+pub use room::{JoinError, RoomConfig, RoomMsg, load};
+
+use crate::store::{DynStore, NotebookId, StoreResult};
+
+/// Capacity of a room's inbox. A full inbox makes connections wait (TCP backpressure)
+/// rather than drop anything.
+const INBOX: usize = 1024;
+
+/// How often a join retries when it meets a room that is closing.
+const JOIN_ATTEMPTS: usize = 5;
+
+/// A live room as the registry and connections see it.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    tx: mpsc::Sender<RoomMsg>,
+    /// False while the database is unavailable: edits are refused at the connection.
+    accepting: Arc<AtomicBool>,
+    generation: u64,
+}
+
+impl RoomHandle {
+    /// Sends a message to the room; `false` if the room has stopped.
+    pub async fn send(&self, msg: RoomMsg) -> bool {
+        self.tx.send(msg).await.is_ok()
+    }
+
+    /// Whether the room currently accepts edits.
+    pub fn accepting(&self) -> bool {
+        self.accepting.load(Ordering::SeqCst)
+    }
+}
+
+/// The registry of live rooms.
+#[derive(Debug)]
+pub struct Rooms {
+    map: Arc<DashMap<NotebookId, RoomHandle>>,
+    store: DynStore,
+    committer: Committer,
+    config: RoomConfig,
+    next_generation: AtomicU64,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Rooms {
+    pub fn new(store: DynStore, config: RoomConfig) -> Self {
+        Self {
+            map: Arc::new(DashMap::new()),
+            committer: Committer::spawn(store.clone()),
+            store,
+            config,
+            next_generation: AtomicU64::new(1),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Joins the room of a notebook, creating (and loading) it if needed.
+    pub async fn join(&self, id: NotebookId, peer: Peer, outbox: Outbox) -> Result<RoomHandle, JoinError> {
+        let mut last_error = JoinError::Closing;
+        for _ in 0..JOIN_ATTEMPTS {
+            if self.shutdown.is_cancelled() {
+                return Err(JoinError::Unavailable("server shutting down".into()));
+            }
+            let handle = self.room(id);
+            let (reply, rx) = oneshot::channel();
+            let join = RoomMsg::Join { peer: peer.clone(), outbox: outbox.clone(), reply };
+            if !handle.send(join).await {
+                self.forget(id, handle.generation);
+                continue;
+            }
+            match rx.await {
+                Ok(Ok(())) => return Ok(handle),
+                Ok(Err(JoinError::Closing)) | Err(_) => continue,
+                Ok(Err(e)) => last_error = e,
+            }
+            if let JoinError::Unavailable(_) = last_error {
+                return Err(last_error);
+            }
+        }
+        Err(last_error)
+    }
+
+    /// The full state of a notebook: from its room if it is open (after committing what the
+    /// room holds), else straight from storage.
+    pub async fn document_state(&self, id: NotebookId) -> StoreResult<Vec<u8>> {
+        if let Some(handle) = self.map.get(&id).map(|h| h.clone()) {
+            let (reply, rx) = oneshot::channel();
+            if handle.send(RoomMsg::Snapshot { reply }).await {
+                if let Ok(state) = rx.await {
+                    return Ok(state);
+                }
+            }
+        }
+        let (doc, _) = load(&self.store, id).await?;
+        Ok(doc.encode_state())
+    }
+
+    /// Tells the room of a deleted notebook to close its connections (4404).
+    pub async fn notebook_deleted(&self, id: NotebookId) {
+        if let Some(handle) = self.map.get(&id).map(|h| h.clone()) {
+            handle.send(RoomMsg::Deleted).await;
+        }
+    }
+
+    /// Number of rooms in memory.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Stops every room after it has committed what it holds and written a checkpoint,
+    /// closing connections with 1001. Returns when all rooms have finished.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    /// The live room of a notebook, started if there is none.
+    fn room(&self, id: NotebookId) -> RoomHandle {
+        self.map
+            .entry(id)
+            .or_insert_with(|| {
+                let (tx, inbox) = mpsc::channel(INBOX);
+                let accepting = Arc::new(AtomicBool::new(true));
+                let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+                let map = self.map.clone();
+                let on_exit = move || {
+                    map.remove_if(&id, |_, h| h.generation == generation);
+                };
+                self.tracker.spawn(room::Room::run(
+                    id,
+                    inbox,
+                    self.store.clone(),
+                    self.committer.clone(),
+                    self.config.clone(),
+                    accepting.clone(),
+                    self.shutdown.clone(),
+                    on_exit,
+                ));
+                RoomHandle { tx, accepting, generation }
+            })
+            .clone()
+    }
+
+    fn forget(&self, id: NotebookId, generation: u64) {
+        self.map.remove_if(&id, |_, h| h.generation == generation);
+    }
+}

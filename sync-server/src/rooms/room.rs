@@ -1,0 +1,482 @@
+//! One notebook room: a task that owns the live document, its awareness and the
+//! connections editing it.
+//!
+//! Every message of the room goes through this one task, in order. Client updates are
+//! applied, then committed to the database (group commit), and only then broadcast: an
+//! edit anyone else sees is already durable. State is never read for a client (sync step 2,
+//! snapshots) while applied updates are still uncommitted, so nothing unsaved leaks out.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use doc_model::{NotebookDoc, Provenance};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use yrs::block::ClientID;
+use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{ReadTxn, Transact, Update};
+
+use super::committer::Committer;
+use super::peer::{Outbox, Peer, close};
+use crate::metrics::METRICS;
+use crate::store::{DynStore, NewUpdate, NotebookId, Seq, StoreResult};
+
+/// Messages processed in one turn before pending updates are committed.
+const MAX_TURN: usize = 256;
+
+/// What a room is told.
+#[derive(Debug)]
+pub enum RoomMsg {
+    Join { peer: Peer, outbox: Outbox, reply: oneshot::Sender<Result<(), JoinError>> },
+    Leave { conn_id: u64 },
+    /// The y-protocol messages of one frame from a connection.
+    Messages { conn_id: u64, messages: Vec<Message> },
+    /// The full document state, once everything applied so far is committed.
+    Snapshot { reply: oneshot::Sender<Vec<u8>> },
+    /// The notebook was deleted: close everyone with 4404 and stop.
+    Deleted,
+}
+
+/// Why joining a room failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JoinError {
+    #[error("the room was closing; join again")]
+    Closing,
+    #[error("the notebook could not be loaded: {0}")]
+    Unavailable(String),
+}
+
+/// Settings a room needs.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    pub grace: Duration,
+    pub checkpoint_every: u64,
+    pub checkpoint_idle: Duration,
+}
+
+/// An update applied in memory and waiting for its commit.
+struct Pending {
+    /// The connection that sent it (`None` for the server's own edits).
+    from: Option<u64>,
+    record: NewUpdate,
+}
+
+struct Connection {
+    peer: Peer,
+    outbox: Outbox,
+    /// Awareness client ids this connection has announced.
+    awareness_ids: HashSet<ClientID>,
+}
+
+/// The room task's state.
+pub(super) struct Room {
+    id: NotebookId,
+    doc: NotebookDoc,
+    awareness: Awareness,
+    conns: HashMap<u64, Connection>,
+    pending: Vec<Pending>,
+    last_seq: Seq,
+    since_checkpoint: u64,
+    store: DynStore,
+    committer: Committer,
+    config: RoomConfig,
+    /// Shared with connections: false while the database is unreachable, so they refuse
+    /// edits themselves instead of queueing edits that cannot be kept.
+    accepting: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+}
+
+/// Loads a notebook: the latest checkpoint plus the log after it.
+pub async fn load(store: &DynStore, id: NotebookId) -> StoreResult<(NotebookDoc, Seq)> {
+    let stored = store.load_document(id).await?;
+    let doc = NotebookDoc::new();
+    if let Some(checkpoint) = &stored.checkpoint {
+        if let Err(e) = doc.apply_update(&checkpoint.state) {
+            tracing::error!(notebook = %id, seq = checkpoint.seq, error = %e, "checkpoint does not apply");
+        }
+    }
+    for update in &stored.tail {
+        if let Err(e) = doc.apply_update(&update.data) {
+            tracing::error!(notebook = %id, seq = update.seq, error = %e, "logged update does not apply");
+        }
+    }
+    Ok((doc, stored.last_seq()))
+}
+
+impl Room {
+    /// Runs a room until it is evicted, deleted or the server shuts down. `on_exit` runs
+    /// once the room has left the registry's map, before pending joins are turned away.
+    pub(super) async fn run(
+        id: NotebookId,
+        mut inbox: mpsc::Receiver<RoomMsg>,
+        store: DynStore,
+        committer: Committer,
+        config: RoomConfig,
+        accepting: Arc<AtomicBool>,
+        shutdown: CancellationToken,
+        on_exit: impl FnOnce(),
+    ) {
+        let loaded = load(&store, id).await;
+        let (doc, last_seq) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::warn!(notebook = %id, error = %e, "cannot load notebook");
+                on_exit();
+                refuse_all(&mut inbox, JoinError::Unavailable(e.to_string()));
+                return;
+            }
+        };
+        METRICS.rooms.fetch_add(1, Ordering::Relaxed);
+        let awareness = Awareness::new(doc.doc().clone());
+        let mut room = Room {
+            id,
+            doc,
+            awareness,
+            conns: HashMap::new(),
+            pending: Vec::new(),
+            last_seq,
+            since_checkpoint: 0,
+            store,
+            committer,
+            config,
+            accepting,
+            shutdown,
+        };
+        room.serve(&mut inbox).await;
+        METRICS.rooms.fetch_sub(1, Ordering::Relaxed);
+        on_exit();
+        refuse_all(&mut inbox, JoinError::Closing);
+    }
+
+    async fn serve(&mut self, inbox: &mut mpsc::Receiver<RoomMsg>) {
+        let mut evict_at = Some(Instant::now() + self.config.grace);
+        let mut checkpoint_at: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                msg = inbox.recv() => {
+                    let Some(first) = msg else { break };
+                    let mut turn = vec![first];
+                    while turn.len() < MAX_TURN {
+                        match inbox.try_recv() {
+                            Ok(m) => turn.push(m),
+                            Err(_) => break,
+                        }
+                    }
+                    let before = self.last_seq;
+                    if !self.handle_turn(turn).await {
+                        return;
+                    }
+                    if self.last_seq != before {
+                        checkpoint_at = Some(Instant::now() + self.config.checkpoint_idle);
+                    }
+                    evict_at = self.conns.is_empty().then(|| Instant::now() + self.config.grace);
+                }
+                _ = sleep_until(evict_at.unwrap_or_else(Instant::now)), if evict_at.is_some() => {
+                    self.checkpoint().await;
+                    tracing::debug!(notebook = %self.id, "room evicted");
+                    return;
+                }
+                _ = sleep_until(checkpoint_at.unwrap_or_else(Instant::now)), if checkpoint_at.is_some() => {
+                    checkpoint_at = None;
+                    self.checkpoint().await;
+                }
+                _ = self.shutdown.cancelled() => {
+                    self.checkpoint().await;
+                    for conn in self.conns.values() {
+                        conn.outbox.closer.close(close::GOING_AWAY, "server shutting down");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles one turn of messages; returns false when the room must stop.
+    async fn handle_turn(&mut self, turn: Vec<RoomMsg>) -> bool {
+        for msg in turn {
+            match msg {
+                RoomMsg::Join { peer, outbox, reply } => {
+                    self.flush().await;
+                    self.join(peer, outbox);
+                    let _ = reply.send(Ok(()));
+                }
+                RoomMsg::Leave { conn_id } => self.leave(conn_id),
+                RoomMsg::Messages { conn_id, messages } => {
+                    for message in messages {
+                        self.handle_message(conn_id, message).await;
+                    }
+                }
+                RoomMsg::Snapshot { reply } => {
+                    self.flush().await;
+                    let _ = reply.send(self.doc.encode_state());
+                }
+                RoomMsg::Deleted => {
+                    for conn in self.conns.values() {
+                        conn.outbox.closer.close(close::NOTEBOOK_DELETED, "notebook deleted");
+                    }
+                    return false;
+                }
+            }
+        }
+        self.flush().await;
+        true
+    }
+
+    fn join(&mut self, peer: Peer, outbox: Outbox) {
+        // Like y-websocket's server: start with our state vector (the client answers with
+        // what we lack) and everyone's awareness.
+        let sv = self.doc.doc().transact().state_vector();
+        outbox.send(encode(&Message::Sync(SyncMessage::SyncStep1(sv))));
+        if let Ok(update) = self.awareness.update() {
+            if !update.clients.is_empty() {
+                outbox.send(encode(&Message::Awareness(update)));
+            }
+        }
+        self.conns.insert(peer.conn_id, Connection { peer, outbox, awareness_ids: HashSet::new() });
+    }
+
+    fn leave(&mut self, conn_id: u64) {
+        let Some(conn) = self.conns.remove(&conn_id) else { return };
+        let gone: Vec<ClientID> = conn.awareness_ids.into_iter().collect();
+        for id in &gone {
+            self.awareness.remove_state(*id);
+        }
+        if let Ok(update) = self.awareness.update_with_clients(gone) {
+            if !update.clients.is_empty() {
+                self.broadcast(&encode(&Message::Awareness(update)), None);
+            }
+        }
+    }
+
+    async fn handle_message(&mut self, conn_id: u64, message: Message) {
+        let Some(conn) = self.conns.get(&conn_id) else { return };
+        match message {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                self.flush().await;
+                let diff = self.doc.doc().transact().encode_state_as_update_v1(&sv);
+                self.send_to(conn_id, &Message::Sync(SyncMessage::SyncStep2(diff)));
+            }
+            Message::Sync(SyncMessage::SyncStep2(data) | SyncMessage::Update(data)) => {
+                if !conn.peer.can_edit {
+                    METRICS.updates_rejected.fetch_add(1, Ordering::Relaxed);
+                    self.send_to(conn_id, &Message::Auth(Some("permission denied: read-only access".into())));
+                    return;
+                }
+                self.accept_update(conn_id, data);
+            }
+            Message::Awareness(update) => self.relay_awareness(conn_id, update),
+            Message::AwarenessQuery => {
+                if let Ok(update) = self.awareness.update() {
+                    self.send_to(conn_id, &Message::Awareness(update));
+                }
+            }
+            // Clients have nothing to say to the server with auth messages.
+            Message::Auth(_) => {}
+            Message::Custom(tag, _) => {
+                conn.outbox.closer.close(close::MALFORMED, format!("unknown message type {tag}"));
+            }
+        }
+    }
+
+    /// Applies a client update and queues it for commit.
+    fn accept_update(&mut self, conn_id: u64, data: Vec<u8>) {
+        let Some(conn) = self.conns.get(&conn_id) else { return };
+        let update = match Update::decode_v1(&data) {
+            Ok(update) => update,
+            Err(e) => {
+                conn.outbox.closer.close(close::MALFORMED, format!("update does not decode: {e}"));
+                return;
+            }
+        };
+        if update.is_empty() {
+            return;
+        }
+        let client_ids: Vec<u64> = update.state_vector_lower().iter().map(|(c, _)| c.get()).collect();
+        let cells_changed = match self.doc.apply_decoded(update) {
+            Ok(changed) => changed,
+            Err(e) => {
+                conn.outbox.closer.close(close::MALFORMED, format!("update cannot be applied: {e}"));
+                return;
+            }
+        };
+        let user = conn.peer.user.clone();
+        METRICS.updates_accepted.fetch_add(1, Ordering::Relaxed);
+        self.pending.push(Pending {
+            from: Some(conn_id),
+            record: NewUpdate { notebook_id: self.id, user_id: Some(user.id), client_ids, at: Utc::now(), data },
+        });
+        if cells_changed {
+            self.record_authors(&user);
+        }
+    }
+
+    /// Writes provenance for cells that appeared without it: their author is the user whose
+    /// update created them.
+    fn record_authors(&mut self, author: &crate::store::User) {
+        let new_cells = self.doc.cells_without_provenance();
+        if new_cells.is_empty() {
+            return;
+        }
+        let record = Provenance { author: author.id, author_name: author.name.clone(), created_at: Utc::now() };
+        let edit = self.doc.edit(|ed| {
+            for id in &new_cells {
+                ed.record_provenance(id, &record);
+            }
+            Ok(())
+        });
+        match edit {
+            Ok(((), data)) => {
+                let client_ids = vec![self.doc.doc().client_id().get()];
+                self.pending.push(Pending {
+                    from: None,
+                    record: NewUpdate { notebook_id: self.id, user_id: None, client_ids, at: Utc::now(), data },
+                });
+            }
+            Err(e) => tracing::error!(notebook = %self.id, error = %e, "cannot record provenance"),
+        }
+    }
+
+    /// Commits pending updates, retrying while the database is unavailable, then
+    /// broadcasts them. Nothing is sent to anyone until the commit succeeded.
+    async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let records: Vec<NewUpdate> = self.pending.iter().map(|p| p.record.clone()).collect();
+        let mut backoff = Duration::from_millis(100);
+        let mut degraded = false;
+        let seqs = loop {
+            match self.committer.commit(records.clone()).await {
+                Ok(seqs) => break seqs,
+                Err(e) => {
+                    if !degraded {
+                        degraded = true;
+                        tracing::warn!(notebook = %self.id, error = %e, "database unavailable; edits paused");
+                        self.accepting.store(false, Ordering::SeqCst);
+                        let notice = Message::Auth(Some(
+                            "database unavailable: edits are paused and not saved; they will sync when it returns".into(),
+                        ));
+                        self.broadcast(&encode(&notice), None);
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        // Shutting down: nobody has seen these updates, so dropping them
+                        // breaks no promise.
+                        _ = self.shutdown.cancelled() => { self.pending.clear(); return; }
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        if let Some(last) = seqs.last() {
+            self.last_seq = *last;
+        }
+        self.since_checkpoint += self.pending.len() as u64;
+        for pending in std::mem::take(&mut self.pending) {
+            let frame = encode(&Message::Sync(SyncMessage::Update(pending.record.data)));
+            self.broadcast(&frame, pending.from);
+        }
+        if degraded {
+            tracing::info!(notebook = %self.id, "database back; edits resumed");
+            self.accepting.store(true, Ordering::SeqCst);
+            // Ask every client for what we lack: edits refused during the outage come back.
+            let sv = self.doc.doc().transact().state_vector();
+            self.broadcast(&encode(&Message::Sync(SyncMessage::SyncStep1(sv))), None);
+        }
+        if self.since_checkpoint >= self.config.checkpoint_every {
+            self.checkpoint().await;
+        }
+    }
+
+    /// Writes the full state as of the last committed update, if anything changed since the
+    /// previous checkpoint. A failure is logged; the log still has everything.
+    async fn checkpoint(&mut self) {
+        if self.since_checkpoint == 0 || !self.pending.is_empty() {
+            return;
+        }
+        let state = self.doc.encode_state();
+        match self.store.write_checkpoint(self.id, self.last_seq, &state).await {
+            Ok(()) => self.since_checkpoint = 0,
+            Err(e) => tracing::warn!(notebook = %self.id, error = %e, "checkpoint failed"),
+        }
+    }
+
+    /// Stamps each announced state's `user` with the connection's identity, applies it and
+    /// passes it on, so nobody can appear as someone else. An awareness client id belongs to
+    /// the first connection that announces it; stock clients re-send states they heard from
+    /// others, and those copies are dropped rather than stamped with the wrong user.
+    fn relay_awareness(&mut self, conn_id: u64, mut update: AwarenessUpdate) {
+        let owned_elsewhere: HashSet<ClientID> = self
+            .conns
+            .iter()
+            .filter(|(id, _)| **id != conn_id)
+            .flat_map(|(_, c)| c.awareness_ids.iter().copied())
+            .collect();
+        let Some(conn) = self.conns.get_mut(&conn_id) else { return };
+        update.clients.retain(|client, _| !owned_elsewhere.contains(client));
+        let identity = serde_json::json!({
+            "id": conn.peer.user.id.0,
+            "name": conn.peer.user.display_name,
+            "login": conn.peer.user.name,
+            "color": conn.peer.user.color,
+        });
+        for (client, entry) in update.clients.iter_mut() {
+            conn.awareness_ids.insert(*client);
+            if let Ok(serde_json::Value::Object(mut state)) = serde_json::from_str::<serde_json::Value>(&entry.json) {
+                state.insert("user".to_owned(), identity.clone());
+                entry.json = serde_json::Value::Object(state).to_string().into();
+            }
+        }
+        if update.clients.is_empty() {
+            return;
+        }
+        if let Err(e) = self.awareness.apply_update(update.clone()) {
+            tracing::debug!(notebook = %self.id, error = %e, "awareness update not applied");
+        }
+        // Echoed to the sender too, as y-websocket's own server does: a stock client that
+        // hears nothing for 30 s reconnects, and awareness renewals are its heartbeat.
+        self.broadcast(&encode(&Message::Awareness(update)), None);
+    }
+
+    fn send_to(&self, conn_id: u64, message: &Message) {
+        if let Some(conn) = self.conns.get(&conn_id) {
+            conn.outbox.send(encode(message));
+        }
+    }
+
+    fn broadcast(&self, frame: &Bytes, except: Option<u64>) {
+        for (id, conn) in &self.conns {
+            if Some(*id) != except {
+                conn.outbox.send(frame.clone());
+            }
+        }
+    }
+}
+
+fn encode(message: &Message) -> Bytes {
+    Bytes::from(message.encode_v1())
+}
+
+/// Turns away joins still queued for a room that is gone; their callers retry with a new
+/// room.
+fn refuse_all(inbox: &mut mpsc::Receiver<RoomMsg>, error: JoinError) {
+    inbox.close();
+    while let Ok(msg) = inbox.try_recv() {
+        match msg {
+            RoomMsg::Join { reply, outbox, .. } => {
+                if reply.send(Err(error.clone())).is_err() {
+                    outbox.closer.close(close::INTERNAL, error.to_string());
+                }
+            }
+            RoomMsg::Snapshot { reply } => drop(reply),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The WebSocket endpoint `GET /ws/{notebook_id}`: the standard y-websocket protocol.
+//!
+//! Authentication and access are settled on the upgrade request (401/403/404 before any
+//! WebSocket exists). After that each connection is two loops: the reader decodes frames
+//! into y-protocol messages (several per frame) and hands them to the room; the writer
+//! sends what the room queued, pings, and the close frame with its code and reason.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use yrs::encoding::read::Cursor;
+use yrs::sync::{Message, MessageReader, SyncMessage};
+use yrs::updates::decoder::DecoderV1;
+use yrs::updates::encoder::Encode;
+
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::metrics::METRICS;
+use crate::rooms::{Closer, JoinError, Outbox, Peer, RoomHandle, RoomMsg, close};
+use crate::store::NotebookId;
+
+/// Extra bytes the WebSocket layer accepts beyond the configured limit, so an oversized
+/// message is seen whole and answered with 4413 rather than a transport error.
+const SLACK: usize = 64 * 1024;
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// `GET /ws/{notebook_id}`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(notebook): Path<String>,
+    auth: AuthUser,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let id = notebook
+        .parse::<i64>()
+        .map(NotebookId)
+        .map_err(|_| ApiError::NotFound(format!("notebook `{notebook}`")))?;
+    if state.store.notebook(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("notebook {id}")));
+    }
+    let peer = Peer { conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed), user: auth.user, can_edit: true };
+    let limit = state.config.max_message_bytes;
+    Ok(ws
+        .max_message_size(limit + SLACK)
+        .max_frame_size(limit + SLACK)
+        .on_upgrade(move |socket| serve(socket, state, id, peer))
+        .into_response())
+}
+
+/// Runs one connection until it closes.
+async fn serve(socket: WebSocket, state: AppState, id: NotebookId, peer: Peer) {
+    let (frames_tx, frames_rx) = mpsc::channel(state.config.outbound_queue.max(1));
+    let closer = Closer::default();
+    let outbox = Outbox { frames: frames_tx, closer: closer.clone() };
+    let conn_id = peer.conn_id;
+    let (sink, stream) = socket.split();
+    let room = match state.rooms.join(id, peer, outbox.clone()).await {
+        Ok(room) => room,
+        Err(e) => {
+            let code = match e {
+                JoinError::Unavailable(_) => close::INTERNAL,
+                JoinError::Closing => close::GOING_AWAY,
+            };
+            closer.close(code, e.to_string());
+            write_loop(sink, frames_rx, closer, Arc::new(AtomicU32::new(0)), state.config.ping_interval()).await;
+            return;
+        }
+    };
+    METRICS.connections.fetch_add(1, Ordering::Relaxed);
+    let missed_pongs = Arc::new(AtomicU32::new(0));
+    let writer = write_loop(sink, frames_rx, closer.clone(), missed_pongs.clone(), state.config.ping_interval());
+    let reader = read_loop(stream, &room, conn_id, &outbox, missed_pongs, state.config.max_message_bytes);
+    tokio::pin!(writer);
+    tokio::pin!(reader);
+    tokio::select! {
+        _ = &mut writer => {}
+        _ = &mut reader => {
+            closer.close(close::NORMAL, "");
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
+        }
+    }
+    room.send(RoomMsg::Leave { conn_id }).await;
+    METRICS.connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Reads frames until the client leaves or breaks the protocol.
+async fn read_loop(
+    mut stream: futures_util::stream::SplitStream<WebSocket>,
+    room: &RoomHandle,
+    conn_id: u64,
+    outbox: &Outbox,
+    missed_pongs: Arc<AtomicU32>,
+    limit: usize,
+) {
+    while let Some(frame) = stream.next().await {
+        let data = match frame {
+            Ok(WsMessage::Binary(data)) => data,
+            Ok(WsMessage::Pong(_)) => {
+                missed_pongs.store(0, Ordering::Relaxed);
+                continue;
+            }
+            Ok(WsMessage::Ping(_)) => continue,
+            Ok(WsMessage::Close(_)) => return,
+            Ok(WsMessage::Text(_)) => {
+                outbox.closer.close(close::MALFORMED, "text frames are not part of the y-websocket protocol");
+                return;
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+                    outbox.closer.close(close::TOO_LARGE, format!("message larger than {limit} bytes"));
+                } else {
+                    tracing::debug!(conn = conn_id, error = %e, "websocket read error");
+                }
+                return;
+            }
+        };
+        if data.len() > limit {
+            outbox.closer.close(close::TOO_LARGE, format!("message of {} bytes is larger than {limit} bytes", data.len()));
+            return;
+        }
+        let messages = match decode_frame(&data) {
+            Ok(messages) => messages,
+            Err(reason) => {
+                outbox.closer.close(close::MALFORMED, reason);
+                return;
+            }
+        };
+        let messages = refuse_edits_while_paused(messages, room, outbox);
+        if !messages.is_empty() && !room.send(RoomMsg::Messages { conn_id, messages }).await {
+            outbox.closer.close(close::GOING_AWAY, "room closed; reconnect");
+            return;
+        }
+    }
+}
+
+/// Decodes every y-protocol message of a frame.
+fn decode_frame(data: &[u8]) -> Result<Vec<Message>, String> {
+    if data.is_empty() {
+        return Err("empty message".into());
+    }
+    let mut decoder = DecoderV1::new(Cursor::new(data));
+    let mut messages = Vec::new();
+    for message in MessageReader::new(&mut decoder) {
+        messages.push(message.map_err(|e| format!("malformed message: {e}"))?);
+    }
+    Ok(messages)
+}
+
+/// While the database is unavailable the room takes no edits: the sender is told at once
+/// (and will resend when the room asks after recovery) instead of waiting on a queue.
+fn refuse_edits_while_paused(messages: Vec<Message>, room: &RoomHandle, outbox: &Outbox) -> Vec<Message> {
+    if room.accepting() {
+        return messages;
+    }
+    let (edits, rest): (Vec<_>, Vec<_>) = messages.into_iter().partition(|m| {
+        matches!(m, Message::Sync(SyncMessage::SyncStep2(_) | SyncMessage::Update(_)))
+    });
+    if !edits.is_empty() {
+        METRICS.updates_rejected.fetch_add(edits.len() as u64, Ordering::Relaxed);
+        let notice = Message::Auth(Some("database unavailable: edit not saved; it will sync when the database returns".into()));
+        outbox.send(Bytes::from(notice.encode_v1()));
+    }
+    rest
+}
+
+/// Sends queued frames and pings until a close is requested, then sends the close frame.
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    mut frames: mpsc::Receiver<Bytes>,
+    closer: Closer,
+    missed_pongs: Arc<AtomicU32>,
+    ping_every: Duration,
+) {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    loop {
+        let outgoing = tokio::select! {
+            biased;
+            _ = closer.requested() => break,
+            frame = frames.recv() => match frame {
+                Some(frame) => WsMessage::Binary(frame),
+                None => break,
+            },
+            _ = ping.tick() => {
+                if missed_pongs.fetch_add(1, Ordering::Relaxed) >= 2 {
+                    closer.close(close::PING_TIMEOUT, "no pong received; connection presumed dead");
+                    break;
+                }
+                WsMessage::Ping(Bytes::new())
+            }
+        };
+        // A client that stopped reading can block this send forever; a close request
+        // (e.g. 4429 from the room) abandons it and drops the connection.
+        tokio::select! {
+            result = sink.send(outgoing) => if result.is_err() { return },
+            _ = closer.requested() => return,
+        }
+    }
+    let (code, reason) = closer.reason().unwrap_or((close::NORMAL, String::new()));
+    let frame = CloseFrame { code, reason: Utf8Bytes::from(truncate(&reason, 120)) };
+    let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(WsMessage::Close(Some(frame)))).await;
+    let _ = sink.close().await;
+}
+
+/// Close reasons must fit a control frame (125 bytes); cut on a character boundary.
+fn truncate(reason: &str, max: usize) -> String {
+    let mut end = reason.len().min(max);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_messages_in_one_frame_are_all_decoded() {
+        let mut frame = Message::AwarenessQuery.encode_v1();
+        frame.extend(Message::Sync(SyncMessage::Update(vec![0, 0])).encode_v1());
+        let messages = decode_frame(&frame).expect("decodes");
+        assert_eq!(messages.len(), 2);
+        assert!(matches!(messages[1], Message::Sync(SyncMessage::Update(_))));
+    }
+
+    #[test]
+    fn garbage_is_reported_as_malformed() {
+        assert!(decode_frame(&[0, 9, 1]).is_err());
+        assert!(decode_frame(&[]).is_err());
+    }
+
+    #[test]
+    fn close_reasons_are_cut_on_character_boundaries() {
+        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

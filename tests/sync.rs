@@ -1,0 +1,134 @@
+//! The sync server with real Yjs clients: stock `y-websocket` (npm) and pycrdt clients edit
+//! one notebook through a real `talkbook serve` process, on SQLite and on PostgreSQL.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::server::*;
+use support::yclient::{Kind, YClient};
+use sync_server::store::NotebookId;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+/// A server on a fresh database with two users, a project and one empty notebook.
+struct Fixture {
+    server: TestServer,
+    alice: TestUser,
+    bob: TestUser,
+    notebook: NotebookId,
+    db: TestDb,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Fixture {
+    fn new(backend: Backend) -> Self {
+        Self::with_env(backend, &[])
+    }
+
+    fn with_env(backend: Backend, env: &[(&str, &str)]) -> Self {
+        let rt = runtime();
+        let (db, alice, bob, notebook) = rt.block_on(async {
+            let db = TestDb::new(backend).await;
+            let store = db.store().await;
+            let alice = add_user(&store, "alice").await;
+            let bob = add_user(&store, "bob").await;
+            let project = add_project(&store, &alice).await;
+            let notebook = add_notebook(&store, project, &alice, "thread").await;
+            (db, alice, bob, notebook)
+        });
+        let server = TestServer::start_with(&db, env);
+        Self { server, alice, bob, notebook, db, rt }
+    }
+
+    fn client(&self, kind: Kind, name: &str, user: &TestUser) -> YClient {
+        let mut client = YClient::start(kind, name, &self.server.ws(), &self.notebook.to_string(), Some(&user.token));
+        client.connect();
+        client
+    }
+
+    /// The notebook as stored in the database, read the way a cold server loads it.
+    fn stored(&self) -> doc_model::NotebookDoc {
+        self.rt.block_on(async {
+            let store = self.db.store().await;
+            sync_server::rooms::load(&store, self.notebook).await.expect("load").0
+        })
+    }
+}
+
+/// The cells of a client's dump, comparable across clients.
+fn cells(dump: &Value) -> Value {
+    dump["notebook"]["cells"].clone()
+}
+
+/// The stored notebook in the dump's shape (nbformat cells without execution_state).
+fn stored_cells(doc: &doc_model::NotebookDoc) -> Value {
+    let exported = doc_model::ipynb::export(&doc.read(), &Default::default());
+    let mut cells = exported["cells"].clone();
+    for cell in cells.as_array_mut().expect("cells") {
+        let source: String = cell["source"].as_array().expect("lines").iter().filter_map(Value::as_str).collect();
+        cell["source"] = json!(source);
+        if let Some(outputs) = cell.get_mut("outputs") {
+            *outputs = json!(outputs.as_array().cloned().unwrap_or_default());
+        }
+    }
+    cells
+}
+
+fn converge_with_three_js_clients_and_one_python_client(backend: Backend) {
+    let fx = Fixture::new(backend);
+    let mut a = fx.client(Kind::Js, "a", &fx.alice);
+    let mut b = fx.client(Kind::Js, "b", &fx.bob);
+    let mut c = fx.client(Kind::Js, "c", &fx.alice);
+    let mut p = fx.client(Kind::Python, "p", &fx.bob);
+    a.ok(json!({"cmd": "add_cell", "cell_type": "code", "source": "shared = 1\n", "cell_id": "shared"}));
+    for client in [&mut b, &mut c, &mut p] {
+        client.ok(json!({"cmd": "wait_for", "cell_id": "shared", "contains": "shared = 1"}));
+    }
+    // Concurrent edits: everyone types into the same cell and adds a cell of their own,
+    // without waiting for the others.
+    for (client, word) in [(&mut a, "alpha"), (&mut b, "bravo"), (&mut c, "charlie"), (&mut p, "papa")] {
+        client.ok(json!({"cmd": "insert_text", "cell_id": "shared", "index": 0, "text": format!("# {word}\n")}));
+        client.ok(json!({"cmd": "add_cell", "cell_type": "markdown", "source": format!("{word} was here"), "cell_id": format!("cell-{word}")}));
+    }
+    a.ok(json!({"cmd": "delete_text", "cell_id": "shared", "index": 0, "length": 2}));
+    for client in [&mut a, &mut b, &mut c, &mut p] {
+        client.ok(json!({"cmd": "wait_cells", "count": 5}));
+        for word in ["alpha", "bravo", "charlie", "papa"] {
+            client.ok(json!({"cmd": "wait_for", "cell_id": "shared", "contains": format!("{word}\n")}));
+        }
+    }
+    // One more round trip per client so the deletion has reached everyone too.
+    a.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "end", "cell_id": "end"}));
+    let dumps: Vec<Value> = [&mut a, &mut b, &mut c, &mut p]
+        .into_iter()
+        .map(|client| {
+            client.ok(json!({"cmd": "wait_cells", "count": 6}));
+            client.dump()
+        })
+        .collect();
+    for (dump, name) in dumps.iter().zip(["a", "b", "c", "p"]) {
+        assert_eq!(cells(dump), cells(&dumps[0]), "client {name} differs from client a");
+        assert_eq!(dump["cell_count_raw"], json!(6), "client {name} has duplicated or missing cells");
+    }
+    let stored = fx.stored();
+    assert_eq!(stored_cells(&stored), cells(&dumps[0]), "the stored notebook differs from the clients'");
+    // Every cell has its author recorded by the server.
+    let provenance = stored.provenance();
+    let author = |id: &str| provenance.get(&doc_model::CellId::new(id)).map(|p| p.author_name.clone());
+    assert_eq!(author("shared").as_deref(), Some("alice"));
+    assert_eq!(author("cell-bravo").as_deref(), Some("bob"));
+    assert_eq!(author("cell-papa").as_deref(), Some("bob"));
+    assert_eq!(dumps[1]["provenance"]["cell-alpha"]["author_name"], json!("alice"), "clients see provenance");
+}
+
+#[test]
+fn three_js_clients_and_a_python_client_converge_on_sqlite() {
+    converge_with_three_js_clients_and_one_python_client(Backend::Sqlite);
+}
+
+#[test]
+fn three_js_clients_and_a_python_client_converge_on_postgres() {
+    converge_with_three_js_clients_and_one_python_client(Backend::Postgres);
+}
