@@ -52,7 +52,7 @@ impl Fixture {
     fn stored(&self) -> doc_model::NotebookDoc {
         self.rt.block_on(async {
             let store = self.db.store().await;
-            sync_server::rooms::load(&store, self.notebook).await.expect("load").0
+            sync_server::rooms::load(&store, self.notebook).await.expect("load").doc
         })
     }
 }

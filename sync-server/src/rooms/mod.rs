@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 pub use committer::{CommitError, Committer};
 pub use peer::{Closer, Outbox, Peer, close};
-pub use room::{JoinError, RoomConfig, RoomMsg, load};
+pub use room::{JoinError, Loaded, RoomConfig, RoomMsg, load};
 
 use crate::store::{DynStore, NotebookId, StoreResult};
 
@@ -114,8 +114,7 @@ impl Rooms {
                 }
             }
         }
-        let (doc, _) = load(&self.store, id).await?;
-        Ok(doc.encode_state())
+        Ok(load(&self.store, id).await?.doc.encode_state())
     }
 
     /// Tells the room of a deleted notebook to close its connections (4404).

@@ -93,8 +93,18 @@ pub(super) struct Room {
     shutdown: CancellationToken,
 }
 
+/// A notebook as loaded from storage.
+#[derive(Debug)]
+pub struct Loaded {
+    pub doc: NotebookDoc,
+    /// The newest sequence number the document contains.
+    pub last_seq: Seq,
+    /// How many log entries after the checkpoint had to be replayed.
+    pub replayed: usize,
+}
+
 /// Loads a notebook: the latest checkpoint plus the log after it.
-pub async fn load(store: &DynStore, id: NotebookId) -> StoreResult<(NotebookDoc, Seq)> {
+pub async fn load(store: &DynStore, id: NotebookId) -> StoreResult<Loaded> {
     let stored = store.load_document(id).await?;
     let doc = NotebookDoc::new();
     if let Some(checkpoint) = &stored.checkpoint {
@@ -107,7 +117,7 @@ pub async fn load(store: &DynStore, id: NotebookId) -> StoreResult<(NotebookDoc,
             tracing::error!(notebook = %id, seq = update.seq, error = %e, "logged update does not apply");
         }
     }
-    Ok((doc, stored.last_seq()))
+    Ok(Loaded { doc, last_seq: stored.last_seq(), replayed: stored.tail.len() })
 }
 
 impl Room {
@@ -124,7 +134,7 @@ impl Room {
         on_exit: impl FnOnce(),
     ) {
         let loaded = load(&store, id).await;
-        let (doc, last_seq) = match loaded {
+        let Loaded { doc, last_seq, replayed } = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
                 tracing::warn!(notebook = %id, error = %e, "cannot load notebook");
@@ -149,6 +159,12 @@ impl Room {
             accepting,
             shutdown,
         };
+        // A long tail means the last checkpoint is far behind: write one now, so the next
+        // load is fast again.
+        if replayed as u64 >= room.config.checkpoint_every {
+            room.since_checkpoint = replayed as u64;
+            room.checkpoint().await;
+        }
         room.serve(&mut inbox).await;
         METRICS.rooms.fetch_sub(1, Ordering::Relaxed);
         on_exit();

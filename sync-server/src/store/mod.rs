@@ -1,0 +1,110 @@
+//! Storage: one interface ([`Store`]), two implementations (PostgreSQL for production and
+//! several nodes, SQLite as the embedded default), one shared test suite.
+//!
+//! SQL lives in `migrations/{postgres,sqlite}` and in the named query functions of each
+//! backend. Everything a notebook's history needs is here: the append-only update log
+//! (who, which Yjs client ids, when, the update bytes) and checkpoints of the full state.
+
+mod postgres;
+mod sql_common;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (e.g. a user or notebook name already taken).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The row the call refers to does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database could not be reached or the statement failed; callers treat this as
+    /// "the database is unavailable" and retry later.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A failure already reported elsewhere, passed on as text (e.g. to every request
+    /// that shared one failed group commit).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything Talkbook keeps in its database.
+///
+/// Implementations must make `append_updates` atomic (all rows of one call or none) and
+/// durable when it returns: the sync server broadcasts an update only after this call
+/// succeeds.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Runs the embedded migrations of this backend.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A cheap round trip to the database, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- users and tokens ---
+    async fn create_user(&self, user: &NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn count_users(&self) -> StoreResult<i64>;
+    /// The stored argon2 hash of a user's password (`None` if the user has none).
+    async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
+    /// Stores a token by the SHA-256 hash of its secret; the secret itself is never stored.
+    async fn create_token(&self, token: &NewToken) -> StoreResult<Token>;
+    /// The token with this hash and its user, if it exists and has not expired at `now`.
+    async fn token_by_hash(&self, hash: &[u8], now: Timestamp) -> StoreResult<Option<(Token, User)>>;
+    async fn delete_token(&self, hash: &[u8]) -> StoreResult<()>;
+    async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<Token>>;
+
+    // --- projects and notebooks ---
+    async fn create_project(&self, project: &NewProject) -> StoreResult<Project>;
+    async fn project(&self, id: ProjectId) -> StoreResult<Option<Project>>;
+    /// Projects the user owns or is a member of, newest first.
+    async fn projects_for(&self, user: UserId) -> StoreResult<Vec<Project>>;
+    async fn create_notebook(&self, notebook: &NewNotebook) -> StoreResult<NotebookRow>;
+    async fn notebook(&self, id: NotebookId) -> StoreResult<Option<NotebookRow>>;
+    async fn notebooks_in(&self, project: ProjectId) -> StoreResult<Vec<NotebookRow>>;
+    async fn rename_notebook(&self, id: NotebookId, name: &str) -> StoreResult<NotebookRow>;
+    /// Deletes the notebook with its whole log and checkpoints.
+    async fn delete_notebook(&self, id: NotebookId) -> StoreResult<()>;
+
+    // --- the update log and checkpoints ---
+    /// Appends updates (possibly of several notebooks) in one transaction and returns the
+    /// sequence number given to each, in order. Sequence numbers are per notebook, start
+    /// at 1 and have no gaps.
+    async fn append_updates(&self, updates: &[NewUpdate]) -> StoreResult<Vec<Seq>>;
+    /// The latest checkpoint and every update after it: what loading a notebook needs.
+    async fn load_document(&self, notebook: NotebookId) -> StoreResult<StoredDocument>;
+    /// Log entries with `after < seq <= upto` (all after `after` when `upto` is `None`).
+    async fn updates_between(&self, notebook: NotebookId, after: Seq, upto: Option<Seq>) -> StoreResult<Vec<LoggedUpdate>>;
+    /// Stores the full document state as of `seq`.
+    async fn write_checkpoint(&self, notebook: NotebookId, seq: Seq, state: &[u8]) -> StoreResult<()>;
+    /// The highest sequence number in the notebook's log (0 when empty).
+    async fn last_seq(&self, notebook: NotebookId) -> StoreResult<Seq>;
+}
+
+/// A shared handle to whichever backend is configured.
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store a database URL names: `postgres://…`/`postgresql://…` or
+/// `sqlite://PATH` (created if missing).
+pub async fn open(url: &str) -> StoreResult<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    }
+}

@@ -1,0 +1,176 @@
+//! The production backend: PostgreSQL (SPEC §7), required when several server processes
+//! share one database (SPEC §12).
+//!
+//! Nothing here assumes a single process: sequence numbers are reserved on the notebook's
+//! row inside the appending transaction, migrations take sqlx's advisory lock.
+
+mod accounts;
+mod log;
+mod projects;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::{
+    LoggedUpdate, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookRow,
+    Project, ProjectId, Seq, Store, StoreResult, StoredDocument, Timestamp, Token, User, UserId,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Connections per server process: enough for group commits, room loads and API calls to
+/// overlap, few enough that several nodes stay under PostgreSQL's default limit of 100.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// How long a call waits for a free connection (or for the database to answer a connect)
+/// before it fails and the caller reports the database as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Talkbook database on a PostgreSQL server.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects a pool to `url` (`postgres://…` or `postgresql://…`); fails if the server
+    /// cannot be reached. Does not run migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await?;
+        tracing::debug!("connected to PostgreSQL store");
+        Ok(PostgresStore { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        accounts::create_user(&self.pool, user).await
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        accounts::user_by_id(&self.pool, id).await
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        accounts::user_by_name(&self.pool, name).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        accounts::list_users(&self.pool).await
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        accounts::count_users(&self.pool).await
+    }
+
+    async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
+        accounts::password_hash(&self.pool, id).await
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
+        accounts::set_password_hash(&self.pool, id, hash).await
+    }
+
+    async fn create_token(&self, token: &NewToken) -> StoreResult<Token> {
+        accounts::create_token(&self.pool, token).await
+    }
+
+    async fn token_by_hash(
+        &self,
+        hash: &[u8],
+        now: Timestamp,
+    ) -> StoreResult<Option<(Token, User)>> {
+        accounts::token_by_hash(&self.pool, hash, now).await
+    }
+
+    async fn delete_token(&self, hash: &[u8]) -> StoreResult<()> {
+        accounts::delete_token(&self.pool, hash).await
+    }
+
+    async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<Token>> {
+        accounts::list_tokens(&self.pool, user).await
+    }
+
+    async fn create_project(&self, project: &NewProject) -> StoreResult<Project> {
+        projects::create_project(self.pool.begin().await?, project).await
+    }
+
+    async fn project(&self, id: ProjectId) -> StoreResult<Option<Project>> {
+        projects::project(&self.pool, id).await
+    }
+
+    async fn projects_for(&self, user: UserId) -> StoreResult<Vec<Project>> {
+        projects::projects_for(&self.pool, user).await
+    }
+
+    async fn create_notebook(&self, notebook: &NewNotebook) -> StoreResult<NotebookRow> {
+        projects::create_notebook(&self.pool, notebook).await
+    }
+
+    async fn notebook(&self, id: NotebookId) -> StoreResult<Option<NotebookRow>> {
+        projects::notebook(&self.pool, id).await
+    }
+
+    async fn notebooks_in(&self, project: ProjectId) -> StoreResult<Vec<NotebookRow>> {
+        projects::notebooks_in(&self.pool, project).await
+    }
+
+    async fn rename_notebook(&self, id: NotebookId, name: &str) -> StoreResult<NotebookRow> {
+        projects::rename_notebook(&self.pool, id, name).await
+    }
+
+    async fn delete_notebook(&self, id: NotebookId) -> StoreResult<()> {
+        projects::delete_notebook(&self.pool, id).await
+    }
+
+    async fn append_updates(&self, updates: &[NewUpdate]) -> StoreResult<Vec<Seq>> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        log::append_updates(&self.pool, updates).await
+    }
+
+    async fn load_document(&self, notebook: NotebookId) -> StoreResult<StoredDocument> {
+        log::load_document(&self.pool, notebook).await
+    }
+
+    async fn updates_between(
+        &self,
+        notebook: NotebookId,
+        after: Seq,
+        upto: Option<Seq>,
+    ) -> StoreResult<Vec<LoggedUpdate>> {
+        Ok(log::updates_between(&self.pool, notebook, after, upto).await?)
+    }
+
+    async fn write_checkpoint(
+        &self,
+        notebook: NotebookId,
+        seq: Seq,
+        state: &[u8],
+    ) -> StoreResult<()> {
+        log::write_checkpoint(&self.pool, notebook, seq, state).await
+    }
+
+    async fn last_seq(&self, notebook: NotebookId) -> StoreResult<Seq> {
+        log::last_seq(&self.pool, notebook).await
+    }
+}

@@ -1,0 +1,130 @@
+//! What the two SQL backends share: turning constraint violations into [`StoreError`]s
+//! people can read, decoding the text columns of closed sets, and planning how an append
+//! reserves sequence numbers.
+
+use std::collections::BTreeMap;
+
+use sqlx::error::ErrorKind;
+
+use super::{NewUpdate, NotebookId, Seq, StoreError};
+
+/// Maps a failed statement to the error callers act on: a unique violation becomes
+/// `Conflict(conflict())`, a foreign-key violation `NotFound(missing())`, anything else
+/// stays a database error. The closures describe the subject for people, e.g.
+/// ``user `alice` `` (and the `Display` of the error adds "already exists").
+pub(super) fn constraint_error(
+    err: sqlx::Error,
+    conflict: impl FnOnce() -> String,
+    missing: impl FnOnce() -> String,
+) -> StoreError {
+    let kind = match &err {
+        sqlx::Error::Database(db) => db.kind(),
+        _ => ErrorKind::Other,
+    };
+    match kind {
+        ErrorKind::UniqueViolation => StoreError::Conflict(conflict()),
+        ErrorKind::ForeignKeyViolation => StoreError::NotFound(missing()),
+        _ => StoreError::Database(err),
+    }
+}
+
+/// A value in the database that the code does not know how to read (a row written by a
+/// newer version, or by hand).
+#[derive(Debug, thiserror::Error)]
+#[error("unexpected value `{value}`")]
+struct UnexpectedValue {
+    value: String,
+}
+
+/// Parses a text column of a closed set (role, mode, visibility, token kind).
+pub(super) fn parse_column<T>(
+    column: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, sqlx::Error> {
+    parse(value).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(UnexpectedValue {
+            value: value.to_owned(),
+        }),
+    })
+}
+
+/// How many sequence numbers each notebook of one append needs.
+///
+/// A `BTreeMap` so that reservations happen in ascending notebook id: two concurrent
+/// appends touching the same notebooks then lock their rows in the same order and
+/// cannot deadlock.
+pub(super) fn seq_counts(updates: &[NewUpdate]) -> BTreeMap<NotebookId, i64> {
+    let mut counts = BTreeMap::new();
+    for update in updates {
+        *counts.entry(update.notebook_id).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Hands out reserved sequence numbers to the updates in input order.
+///
+/// `last` holds, per notebook, the `last_seq` returned by the reservation of `counts[nb]`
+/// numbers, so that notebook's updates get `last - count + 1 ..= last`.
+pub(super) fn assign_seqs(
+    updates: &[NewUpdate],
+    counts: &BTreeMap<NotebookId, i64>,
+    last: &BTreeMap<NotebookId, Seq>,
+) -> Vec<Seq> {
+    let mut next: BTreeMap<NotebookId, Seq> = counts
+        .iter()
+        .map(|(nb, count)| (*nb, last.get(nb).copied().unwrap_or(0) - count + 1))
+        .collect();
+    updates
+        .iter()
+        .map(|u| {
+            let slot = next.entry(u.notebook_id).or_insert(1);
+            let seq = *slot;
+            *slot += 1;
+            seq
+        })
+        .collect()
+}
+
+/// How many checkpoints per notebook `write_checkpoint` keeps. More than one so that a
+/// bad newest checkpoint (an encoder bug) can be recovered from an older one plus the log.
+pub(super) const CHECKPOINTS_KEPT: i64 = 3;
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn update(notebook: i64) -> NewUpdate {
+        NewUpdate {
+            notebook_id: NotebookId(notebook),
+            user_id: None,
+            client_ids: vec![],
+            at: Utc::now(),
+            data: vec![],
+        }
+    }
+
+    #[test]
+    fn seqs_follow_input_order_within_each_notebook() {
+        let updates = [update(7), update(3), update(7), update(7), update(3)];
+        let counts = seq_counts(&updates);
+        assert_eq!(
+            counts,
+            BTreeMap::from([(NotebookId(3), 2), (NotebookId(7), 3)])
+        );
+        let last = BTreeMap::from([(NotebookId(3), 12), (NotebookId(7), 3)]);
+        assert_eq!(assign_seqs(&updates, &counts, &last), vec![1, 11, 2, 3, 12]);
+    }
+
+    #[test]
+    fn only_constraint_violations_change_meaning() {
+        let err = constraint_error(sqlx::Error::RowNotFound, || "x".into(), || "y".into());
+        assert!(matches!(
+            err,
+            StoreError::Database(sqlx::Error::RowNotFound)
+        ));
+    }
+}

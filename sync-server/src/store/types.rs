@@ -1,0 +1,241 @@
+//! Rows and ids of the store.
+
+use chrono::{DateTime, Utc};
+pub use doc_model::UserId;
+
+/// Server time, always UTC.
+pub type Timestamp = DateTime<Utc>;
+
+/// Position of an update in one notebook's log (1, 2, 3, …).
+pub type Seq = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ProjectId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct NotebookId(pub i64);
+
+impl std::fmt::Display for NotebookId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::fmt::Display for ProjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    pub id: UserId,
+    /// Login name: unique, `[a-z0-9_.-]`.
+    pub name: String,
+    pub display_name: String,
+    /// Colour shown next to the user's cells and cursor, `#rrggbb`.
+    pub color: String,
+    pub is_admin: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub display_name: String,
+    pub color: String,
+    pub is_admin: bool,
+    /// argon2 PHC string, or `None` for an account that signs in only with tokens.
+    pub password_hash: Option<String>,
+}
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// Created by signing in; expires.
+    Session,
+    /// Created by the user for scripts; may expire.
+    Personal,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Session => "session",
+            TokenKind::Personal => "personal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "session" => Some(TokenKind::Session),
+            "personal" => Some(TokenKind::Personal),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Token {
+    pub id: i64,
+    pub user_id: UserId,
+    pub kind: TokenKind,
+    /// A label the user chose (personal tokens) or "session".
+    pub name: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: UserId,
+    pub kind: TokenKind,
+    pub name: String,
+    /// SHA-256 of the secret.
+    pub hash: Vec<u8>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Who may see a project (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Private,
+    Internal,
+    Public,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Internal => "internal",
+            Visibility::Public => "public",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "private" => Some(Visibility::Private),
+            "internal" => Some(Visibility::Internal),
+            "public" => Some(Visibility::Public),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Project {
+    pub id: ProjectId,
+    pub owner_id: UserId,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub owner_id: UserId,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+}
+
+/// How a notebook is shared among its editors (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotebookMode {
+    /// Everyone edits only their own cells and runs them in their own kernel.
+    Thread,
+    /// Editors share every cell and one kernel.
+    Pair,
+}
+
+impl NotebookMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotebookMode::Thread => "thread",
+            NotebookMode::Pair => "pair",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "thread" => Some(NotebookMode::Thread),
+            "pair" => Some(NotebookMode::Pair),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotebookRow {
+    pub id: NotebookId,
+    pub project_id: ProjectId,
+    /// Unique within the project.
+    pub name: String,
+    pub mode: NotebookMode,
+    /// Name of the default kernelspec (e.g. `python3`).
+    pub kernelspec: String,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewNotebook {
+    pub project_id: ProjectId,
+    pub name: String,
+    pub mode: NotebookMode,
+    pub kernelspec: String,
+    pub created_by: UserId,
+}
+
+/// One update to append to a notebook's log.
+#[derive(Debug, Clone)]
+pub struct NewUpdate {
+    pub notebook_id: NotebookId,
+    /// The user whose connection sent it; `None` for the server's own edits.
+    pub user_id: Option<UserId>,
+    /// The Yjs client ids whose items the update carries.
+    pub client_ids: Vec<u64>,
+    /// Server time of acceptance.
+    pub at: Timestamp,
+    /// The Yjs update, v1 encoding.
+    pub data: Vec<u8>,
+}
+
+/// One entry of a notebook's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedUpdate {
+    pub seq: Seq,
+    pub user_id: Option<UserId>,
+    pub client_ids: Vec<u64>,
+    pub at: Timestamp,
+    pub data: Vec<u8>,
+}
+
+/// A checkpoint: the full document state as of a sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub seq: Seq,
+    pub state: Vec<u8>,
+}
+
+/// What loading a notebook reads: the latest checkpoint (if any) and the log after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDocument {
+    pub checkpoint: Option<Checkpoint>,
+    /// Updates with `seq` greater than the checkpoint's, in order.
+    pub tail: Vec<LoggedUpdate>,
+}
+
+impl StoredDocument {
+    /// The sequence number of the newest state this load contains.
+    pub fn last_seq(&self) -> Seq {
+        self.tail.last().map(|u| u.seq).or(self.checkpoint.as_ref().map(|c| c.seq)).unwrap_or(0)
+    }
+}

@@ -1,0 +1,115 @@
+//! The storage suite (SPEC §7): every test body runs against both backends, as
+//! `sqlite::<name>` on a fresh SQLite file and `postgres::<name>` on a fresh database of
+//! the PostgreSQL cluster that `scripts/test` starts. The bodies live in
+//! `support/storage/`, one file per domain.
+
+#[path = "support/storage/accounts.rs"]
+mod accounts;
+#[path = "support/backends.rs"]
+mod backends;
+#[path = "support/storage/fixtures.rs"]
+mod fixtures;
+#[path = "support/storage/log.rs"]
+mod log;
+#[path = "support/storage/projects.rs"]
+mod projects;
+
+use sync_server::store::DynStore;
+
+use fixtures::{labels_of, one_notebook, update};
+
+/// Declares, for each test body (`module::name`), one test per backend named
+/// `sqlite::name` and `postgres::name`. A body left out of the list is reported as dead
+/// code.
+macro_rules! on_both_backends {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::backends::on_sqlite(crate::$module::$test).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::backends::on_postgres(crate::$module::$test).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    accounts::migrations_can_run_again,
+    accounts::users_are_found_by_id_and_by_name,
+    accounts::duplicate_user_name_is_a_conflict,
+    accounts::users_are_listed_in_creation_order_and_counted,
+    accounts::password_hash_can_be_set_and_read,
+    accounts::token_is_found_by_hash_with_its_user,
+    accounts::expired_token_is_not_returned,
+    accounts::deleted_token_is_no_longer_found,
+    projects::owner_is_a_member_of_a_new_project,
+    projects::projects_for_lists_only_the_users_projects_newest_first,
+    projects::notebook_names_are_unique_within_a_project_only,
+    projects::notebook_for_unknown_project_is_not_found,
+    projects::notebooks_are_listed_by_name,
+    projects::renamed_notebook_keeps_its_id,
+    projects::rename_to_a_taken_name_is_a_conflict,
+    projects::rename_of_a_missing_notebook_is_not_found,
+    projects::deleting_a_notebook_deletes_its_log_and_checkpoints,
+    log::one_append_numbers_each_notebook_from_one_in_input_order,
+    log::later_appends_continue_the_numbering,
+    log::concurrent_appends_get_gapless_distinct_seqs,
+    log::client_ids_round_trip_exactly,
+    log::authors_and_timestamps_round_trip_to_the_millisecond,
+    log::append_to_unknown_notebook_is_not_found_and_writes_nothing,
+    log::load_without_checkpoint_returns_the_whole_log,
+    log::load_after_checkpoint_reads_only_the_tail,
+    log::newest_checkpoint_wins_and_rewriting_one_replaces_it,
+    log::updates_between_honours_its_bounds,
+    log::unknown_notebook_has_no_document,
+);
+
+// --- SQLite only: the file itself ---
+
+/// `talkbook serve` with no database configured opens `./data/talkbook.db` (SPEC §7):
+/// folders are created, and what was committed is there after a restart.
+#[tokio::test]
+async fn sqlite_store_accepts_a_bare_path_and_keeps_commits_across_reopening() {
+    use sync_server::store::{SqliteStore, Store};
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("deep/er/talkbook.db");
+    let nb = {
+        let store: DynStore = std::sync::Arc::new(
+            SqliteStore::connect(&path.to_string_lossy())
+                .await
+                .expect("connect"),
+        );
+        store.migrate().await.expect("migrate");
+        let (_, nb) = one_notebook(&store).await;
+        store
+            .append_updates(&[update(nb.id, "kept")])
+            .await
+            .expect("append");
+        nb
+    };
+    assert!(path.exists(), "the file and its folders were created");
+    let reopened = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("reopen");
+    reopened.migrate().await.expect("migrate again");
+    let rows = reopened.updates_between(nb.id, 0, None).await.expect("log");
+    assert_eq!(labels_of(&rows), vec!["kept".to_owned()]);
+    // WAL is a property of the file, so a separate connection sees it.
+    let inspect = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("inspect");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&inspect)
+        .await
+        .expect("journal mode");
+    assert_eq!(mode, "wal");
+}
