@@ -4,77 +4,9 @@
 mod support;
 
 use serde_json::{Value, json};
+use support::fixture::*;
 use support::server::*;
-use support::yclient::{Kind, YClient};
-use sync_server::store::NotebookId;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
-}
-
-/// A server on a fresh database with two users, a project and one empty notebook.
-struct Fixture {
-    server: TestServer,
-    alice: TestUser,
-    bob: TestUser,
-    notebook: NotebookId,
-    db: TestDb,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Fixture {
-    fn new(backend: Backend) -> Self {
-        Self::with_env(backend, &[])
-    }
-
-    fn with_env(backend: Backend, env: &[(&str, &str)]) -> Self {
-        let rt = runtime();
-        let (db, alice, bob, notebook) = rt.block_on(async {
-            let db = TestDb::new(backend).await;
-            let store = db.store().await;
-            let alice = add_user(&store, "alice").await;
-            let bob = add_user(&store, "bob").await;
-            let project = add_project(&store, &alice).await;
-            let notebook = add_notebook(&store, project, &alice, "thread").await;
-            (db, alice, bob, notebook)
-        });
-        let server = TestServer::start_with(&db, env);
-        Self { server, alice, bob, notebook, db, rt }
-    }
-
-    fn client(&self, kind: Kind, name: &str, user: &TestUser) -> YClient {
-        let mut client = YClient::start(kind, name, &self.server.ws(), &self.notebook.to_string(), Some(&user.token));
-        client.connect();
-        client
-    }
-
-    /// The notebook as stored in the database, read the way a cold server loads it.
-    fn stored(&self) -> doc_model::NotebookDoc {
-        self.rt.block_on(async {
-            let store = self.db.store().await;
-            sync_server::rooms::load(&store, self.notebook).await.expect("load").doc
-        })
-    }
-}
-
-/// The cells of a client's dump, comparable across clients.
-fn cells(dump: &Value) -> Value {
-    dump["notebook"]["cells"].clone()
-}
-
-/// The stored notebook in the dump's shape (nbformat cells without execution_state).
-fn stored_cells(doc: &doc_model::NotebookDoc) -> Value {
-    let exported = doc_model::ipynb::export(&doc.read(), &Default::default());
-    let mut cells = exported["cells"].clone();
-    for cell in cells.as_array_mut().expect("cells") {
-        let source: String = cell["source"].as_array().expect("lines").iter().filter_map(Value::as_str).collect();
-        cell["source"] = json!(source);
-        if let Some(outputs) = cell.get_mut("outputs") {
-            *outputs = json!(outputs.as_array().cloned().unwrap_or_default());
-        }
-    }
-    cells
-}
+use support::yclient::Kind;
 
 fn converge_with_three_js_clients_and_one_python_client(backend: Backend) {
     let fx = Fixture::new(backend);

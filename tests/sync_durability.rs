@@ -1,0 +1,245 @@
+//! Durability of the sync server: edits survive restarts and crashes, a long history loads
+//! through a checkpoint, and clients reconnecting with old copies never duplicate content.
+//! Each test runs on SQLite and on PostgreSQL.
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use support::fixture::*;
+use support::server::*;
+use support::yclient::{Kind, YClient};
+
+fn cell_ids(dump: &Value) -> Vec<String> {
+    dump["notebook"]["cells"].as_array().expect("cells").iter().map(|c| c["id"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+/// Asserts that a client's notebook has exactly `expected` cells, none of them twice.
+fn assert_no_duplicates(dump: &Value, expected: usize, who: &str) {
+    let ids = cell_ids(dump);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(ids.len(), unique.len(), "{who}: duplicated cells {ids:?}");
+    assert_eq!(dump["cell_count_raw"], json!(expected), "{who}: cells {ids:?}");
+    assert_eq!(ids.len(), expected, "{who}: cells {ids:?}");
+}
+
+fn edits_survive_an_orderly_restart(backend: Backend) {
+    let mut fx = Fixture::new(backend);
+    let mut a = fx.client(Kind::Js, "a", &fx.alice);
+    a.ok(json!({"cmd": "add_cell", "cell_type": "code", "source": "kept = True", "cell_id": "kept"}));
+    let mut b = fx.client(Kind::Python, "b", &fx.bob);
+    b.ok(json!({"cmd": "wait_for", "cell_id": "kept", "contains": "kept = True"}));
+    drop(a);
+    drop(b);
+    assert!(fx.server.stop().success(), "server did not exit cleanly on SIGTERM");
+    fx.server.restart();
+    let mut c = fx.client(Kind::Js, "c", &fx.bob);
+    c.ok(json!({"cmd": "wait_for", "cell_id": "kept", "contains": "kept = True"}));
+    assert_no_duplicates(&c.dump(), 1, "c");
+}
+
+#[test]
+fn edits_survive_an_orderly_restart_on_sqlite() {
+    edits_survive_an_orderly_restart(Backend::Sqlite);
+}
+
+#[test]
+fn edits_survive_an_orderly_restart_on_postgres() {
+    edits_survive_an_orderly_restart(Backend::Postgres);
+}
+
+/// Clients edit while the server is killed with SIGKILL; every update any client had
+/// received from the server must be in the database afterwards.
+fn everything_a_client_received_survives_a_crash(backend: Backend) {
+    let mut fx = Fixture::new(backend);
+    let names = ["a", "b", "c"];
+    let mut clients: Vec<YClient> = names
+        .iter()
+        .zip([&fx.alice, &fx.bob, &fx.alice])
+        .map(|(name, user)| {
+            let mut c = fx.client(Kind::Js, name, user);
+            c.ok(json!({"cmd": "set_reconnect", "enabled": false}));
+            c
+        })
+        .collect();
+    for (client, name) in clients.iter_mut().zip(names) {
+        client.ok(json!({"cmd": "add_cell", "cell_type": "code", "source": "", "cell_id": format!("cell-{name}")}));
+    }
+    // Each client types in its own thread; the server is killed while they do.
+    let server_pid = fx.server.pid();
+    let handles: Vec<_> = clients
+        .into_iter()
+        .zip(names)
+        .map(|(mut client, name)| {
+            std::thread::spawn(move || {
+                for i in 0..300 {
+                    let reply = client.cmd(json!({"cmd": "insert_text", "cell_id": format!("cell-{name}"), "index": 0, "text": format!("{name}{i} ")}));
+                    if reply["ok"] != json!(true) {
+                        break;
+                    }
+                }
+                client
+            })
+        })
+        .collect();
+    // Kill once the clients have exchanged some edits through the server.
+    let mut watcher = fx.client(Kind::Js, "watcher", &fx.bob);
+    watcher.ok(json!({"cmd": "wait_for", "cell_id": "cell-c", "contains": "c20 "}));
+    fx.server.kill();
+    let clients: Vec<YClient> = handles.into_iter().map(|h| h.join().expect("client thread")).collect();
+    assert!(!std::path::Path::new(&format!("/proc/{server_pid}")).exists(), "server still running");
+
+    let stored = fx.stored();
+    let before_state = stored.state_vector();
+    let before = stored.read();
+    let mut received_total = 0;
+    for mut client in clients.into_iter().chain([watcher]) {
+        let reply = client.ok(json!({"cmd": "received"}));
+        for update in reply["updates"].as_array().expect("updates") {
+            let bytes = STANDARD.decode(update.as_str().expect("base64")).expect("decode");
+            stored.apply_update(&bytes).expect("apply received update");
+            received_total += 1;
+        }
+        assert_eq!(stored.state_vector(), before_state, "{}: received an update the database does not have", client.name);
+    }
+    assert_eq!(stored.read(), before, "received updates changed the stored notebook");
+    assert!(received_total > 30, "too few updates were exchanged before the crash ({received_total})");
+
+    // And the restarted server serves exactly what was stored.
+    fx.server.restart();
+    let mut fresh = fx.client(Kind::Js, "fresh", &fx.alice);
+    assert_eq!(cells(&fresh.dump()), stored_cells(&stored));
+}
+
+#[test]
+fn everything_a_client_received_survives_a_crash_on_sqlite() {
+    everything_a_client_received_survives_a_crash(Backend::Sqlite);
+}
+
+#[test]
+fn everything_a_client_received_survives_a_crash_on_postgres() {
+    everything_a_client_received_survives_a_crash(Backend::Postgres);
+}
+
+/// A client holding an old copy reconnects after the room was evicted and the server
+/// restarted (with or without a checkpoint on the way): no cell is duplicated or lost.
+fn reconnecting_with_an_old_copy_never_duplicates(backend: Backend, crash: bool) {
+    let mut fx = Fixture::with_env(backend, &[("TALKBOOK_ROOM_GRACE_SECONDS", "0")]);
+    let mut old = fx.client(Kind::Js, "old", &fx.alice);
+    old.ok(json!({"cmd": "add_cell", "cell_type": "code", "source": "first", "cell_id": "first"}));
+    old.ok(json!({"cmd": "add_cell", "cell_type": "markdown", "source": "second", "cell_id": "second"}));
+    let mut other = fx.client(Kind::Python, "other", &fx.bob);
+    other.ok(json!({"cmd": "wait_cells", "count": 2}));
+    old.ok(json!({"cmd": "set_reconnect", "enabled": false}));
+    old.ok(json!({"cmd": "disconnect"}));
+    // While `old` is away: others edit, everyone leaves (the room is evicted), the server
+    // goes down and comes back.
+    other.ok(json!({"cmd": "add_cell", "cell_type": "code", "source": "while away", "cell_id": "third"}));
+    other.ok(json!({"cmd": "insert_text", "cell_id": "first", "index": 0, "text": "# edited\n"}));
+    let mut check = fx.client(Kind::Js, "check", &fx.bob);
+    check.ok(json!({"cmd": "wait_for", "cell_id": "first", "contains": "# edited"}));
+    drop(check);
+    drop(other);
+    if crash {
+        fx.server.kill();
+    } else {
+        assert!(fx.server.stop().success());
+    }
+    fx.server.restart();
+    // The old copy also changed offline.
+    old.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "offline", "cell_id": "offline"}));
+    old.ok(json!({"cmd": "connect"}));
+    old.ok(json!({"cmd": "wait_for", "cell_id": "first", "contains": "# edited"}));
+    old.ok(json!({"cmd": "wait_cells", "count": 4}));
+    let mut late = fx.client(Kind::Python, "late", &fx.bob);
+    late.ok(json!({"cmd": "wait_cells", "count": 4}));
+    let old_dump = old.dump();
+    let late_dump = late.dump();
+    assert_no_duplicates(&old_dump, 4, "old");
+    assert_no_duplicates(&late_dump, 4, "late");
+    assert_eq!(cells(&old_dump), cells(&late_dump));
+    assert_eq!(cells(&late_dump), stored_cells(&fx.stored()));
+}
+
+#[test]
+fn reconnecting_with_an_old_copy_after_restart_never_duplicates_on_sqlite() {
+    reconnecting_with_an_old_copy_never_duplicates(Backend::Sqlite, false);
+}
+
+#[test]
+fn reconnecting_with_an_old_copy_after_restart_never_duplicates_on_postgres() {
+    reconnecting_with_an_old_copy_never_duplicates(Backend::Postgres, false);
+}
+
+#[test]
+fn reconnecting_with_an_old_copy_after_a_crash_never_duplicates_on_sqlite() {
+    reconnecting_with_an_old_copy_never_duplicates(Backend::Sqlite, true);
+}
+
+#[test]
+fn reconnecting_with_an_old_copy_after_a_crash_never_duplicates_on_postgres() {
+    reconnecting_with_an_old_copy_never_duplicates(Backend::Postgres, true);
+}
+
+/// A notebook with 100,000 updates in its log loads through a checkpoint: the first cold
+/// load replays the log and writes one; later loads read it plus a short tail.
+fn a_long_history_loads_through_a_checkpoint(backend: Backend) {
+    const EDITS: usize = 100_000;
+    let fx = Fixture::new(backend);
+    let expected = fx.rt.block_on(async {
+        let store = fx.db.store().await;
+        let doc = sync_server::rooms::load(&store, fx.notebook).await.expect("load").doc;
+        let cell = doc_model::Cell::code("").with_id(doc_model::CellId::new("typed"));
+        let mut batch = vec![doc.edit(|ed| ed.push_cell(&cell)).expect("cell").1];
+        for i in 0..EDITS - 1 {
+            let ch = char::from(b'a' + (i % 26) as u8).to_string();
+            batch.push(doc.edit(|ed| ed.insert_source(&cell.id, i as u32, &ch)).expect("edit").1);
+            if batch.len() == 2000 {
+                append(&store, fx.notebook, std::mem::take(&mut batch)).await;
+            }
+        }
+        append(&store, fx.notebook, batch).await;
+        let stored = store.load_document(fx.notebook).await.expect("load");
+        assert!(stored.checkpoint.is_none());
+        assert_eq!(stored.tail.len(), EDITS + 1, "the initial update plus every edit");
+        doc.read()
+    });
+    // A client opening it makes the server load it cold and write a checkpoint.
+    let mut a = fx.client(Kind::Js, "a", &fx.alice);
+    a.ok(json!({"cmd": "wait_for", "cell_id": "typed", "contains": "xyzabc"}));
+    assert_eq!(a.dump()["notebook"]["cells"][0]["source"], json!(expected.cells[0].source));
+    a.ok(json!({"cmd": "insert_text", "cell_id": "typed", "index": 0, "text": "tail "}));
+    let mut b = fx.client(Kind::Js, "b", &fx.bob);
+    b.ok(json!({"cmd": "wait_for", "cell_id": "typed", "contains": "tail "}));
+    fx.rt.block_on(async {
+        let store = fx.db.store().await;
+        let stored = store.load_document(fx.notebook).await.expect("load");
+        let checkpoint = stored.checkpoint.as_ref().expect("a checkpoint was written");
+        assert!(checkpoint.seq > EDITS as i64, "checkpoint at {} covers the history", checkpoint.seq);
+        assert!(stored.tail.len() <= 2, "load read {} log entries instead of the short tail", stored.tail.len());
+        let loaded = sync_server::rooms::load(&store, fx.notebook).await.expect("load");
+        assert_eq!(loaded.replayed, stored.tail.len());
+        assert!(loaded.doc.read().cells[0].source.starts_with("tail "));
+    });
+}
+
+async fn append(store: &sync_server::store::DynStore, notebook: sync_server::store::NotebookId, batch: Vec<Vec<u8>>) {
+    let updates: Vec<sync_server::store::NewUpdate> = batch
+        .into_iter()
+        .map(|data| sync_server::store::NewUpdate { notebook_id: notebook, user_id: None, client_ids: vec![], at: chrono::Utc::now(), data })
+        .collect();
+    store.append_updates(&updates).await.expect("append");
+}
+
+#[test]
+fn a_long_history_loads_through_a_checkpoint_on_sqlite() {
+    a_long_history_loads_through_a_checkpoint(Backend::Sqlite);
+}
+
+#[test]
+fn a_long_history_loads_through_a_checkpoint_on_postgres() {
+    a_long_history_loads_through_a_checkpoint(Backend::Postgres);
+}
