@@ -144,16 +144,46 @@ async fn read_loop(
 }
 
 /// Decodes every y-protocol message of a frame.
+///
+/// yrs's reader stops quietly when the buffer ends, also in the middle of a message, so the
+/// decoded messages' sizes are checked against the frame: a truncated frame is malformed,
+/// not an empty one.
 fn decode_frame(data: &[u8]) -> Result<Vec<Message>, String> {
     if data.is_empty() {
         return Err("empty message".into());
     }
     let mut decoder = DecoderV1::new(Cursor::new(data));
     let mut messages = Vec::new();
+    let mut decoded = 0;
     for message in MessageReader::new(&mut decoder) {
-        messages.push(message.map_err(|e| format!("malformed message: {e}"))?);
+        let message = message.map_err(|e| format!("malformed message: {e}"))?;
+        decoded += encoded_len(&message);
+        messages.push(message);
+    }
+    if decoded != data.len() {
+        return Err(format!("malformed message: frame of {} bytes ends inside a message", data.len()));
     }
     Ok(messages)
+}
+
+/// The encoded size of a message, computed without copying updates.
+fn encoded_len(message: &Message) -> usize {
+    let buf = |len: usize| var_len(len as u64) + len;
+    match message {
+        Message::Sync(SyncMessage::SyncStep2(data) | SyncMessage::Update(data)) => 2 + buf(data.len()),
+        Message::Custom(tag, data) => var_len(u64::from(*tag)) + buf(data.len()),
+        other => other.encode_v1().len(),
+    }
+}
+
+/// Bytes of a lib0 variable-length unsigned integer.
+fn var_len(mut value: u64) -> usize {
+    let mut len = 1;
+    while value >= 0x80 {
+        value >>= 7;
+        len += 1;
+    }
+    len
 }
 
 /// While the database is unavailable the room takes no edits: the sender is told at once
@@ -207,8 +237,12 @@ async fn write_loop(
     }
     let (code, reason) = closer.reason().unwrap_or((close::NORMAL, String::new()));
     let frame = CloseFrame { code, reason: Utf8Bytes::from(truncate(&reason, 120)) };
-    let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(WsMessage::Close(Some(frame)))).await;
-    let _ = sink.close().await;
+    // Bounded: a peer that stopped reading cannot take the close frame either.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = sink.send(WsMessage::Close(Some(frame))).await;
+        let _ = sink.close().await;
+    })
+    .await;
 }
 
 /// Close reasons must fit a control frame (125 bytes); cut on a character boundary.
@@ -234,9 +268,16 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_reported_as_malformed() {
+    fn garbage_and_truncated_frames_are_reported_as_malformed() {
         assert!(decode_frame(&[0, 9, 1]).is_err());
         assert!(decode_frame(&[]).is_err());
+        assert!(decode_frame(&[0, 2, 0x20, 1]).is_err(), "update claims 32 bytes, has 1");
+        let mut two = Message::Sync(SyncMessage::Update(vec![0; 200])).encode_v1();
+        two.extend(Message::AwarenessQuery.encode_v1());
+        assert_eq!(decode_frame(&two).expect("whole frame").len(), 2);
+        two.pop();
+        two.pop();
+        assert!(decode_frame(&two).is_err());
     }
 
     #[test]

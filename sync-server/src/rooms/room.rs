@@ -395,10 +395,7 @@ impl Room {
             self.last_seq = *last;
         }
         self.since_checkpoint += self.pending.len() as u64;
-        for pending in std::mem::take(&mut self.pending) {
-            let frame = encode(&Message::Sync(SyncMessage::Update(pending.record.data)));
-            self.broadcast(&frame, pending.from);
-        }
+        self.broadcast_pending();
         if degraded {
             tracing::info!(notebook = %self.id, "database back; edits resumed");
             self.accepting.store(true, Ordering::SeqCst);
@@ -408,6 +405,33 @@ impl Room {
         }
         if self.since_checkpoint >= self.config.checkpoint_every {
             self.checkpoint().await;
+        }
+    }
+
+    /// Sends the committed updates of this turn. A lone update goes to everyone but its
+    /// sender; several are merged into one frame for everyone (echoing a client's own edit
+    /// is harmless in Yjs), so a busy room costs each connection one frame per turn.
+    fn broadcast_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        match pending.as_slice() {
+            [] => {}
+            [one] => {
+                let frame = encode(&Message::Sync(SyncMessage::Update(one.record.data.clone())));
+                self.broadcast(&frame, one.from);
+            }
+            many => {
+                let merged = yrs::merge_updates_v1(many.iter().map(|p| p.record.data.as_slice()));
+                match merged {
+                    Ok(update) => self.broadcast(&encode(&Message::Sync(SyncMessage::Update(update))), None),
+                    Err(e) => {
+                        tracing::error!(notebook = %self.id, error = %e, "cannot merge updates; sending them one by one");
+                        for p in many {
+                            let frame = encode(&Message::Sync(SyncMessage::Update(p.record.data.clone())));
+                            self.broadcast(&frame, p.from);
+                        }
+                    }
+                }
+            }
         }
     }
 
