@@ -243,3 +243,41 @@ fn a_long_history_loads_through_a_checkpoint_on_sqlite() {
 fn a_long_history_loads_through_a_checkpoint_on_postgres() {
     a_long_history_loads_through_a_checkpoint(Backend::Postgres);
 }
+
+/// While the database is unreachable the room refuses edits and says why; nothing unsaved
+/// reaches anyone; when the database returns the room recovers by itself and the refused
+/// edits arrive after all.
+#[test]
+fn a_database_outage_pauses_edits_and_recovers_by_itself() {
+    let fx = Fixture::new(Backend::Postgres);
+    let mut a = fx.client(Kind::Js, "a", &fx.alice);
+    let mut b = fx.client(Kind::Js, "b", &fx.bob);
+    a.ok(json!({"cmd": "add_cell", "cell_type": "code", "source": "", "cell_id": "c"}));
+    b.ok(json!({"cmd": "wait_cells", "count": 1}));
+
+    fx.rt.block_on(fx.db.set_reachable(false));
+    a.ok(json!({"cmd": "insert_text", "cell_id": "c", "index": 0, "text": "during outage "}));
+    let denial = wait_for_event(&mut a, "permission-denied");
+    assert!(denial["reason"].as_str().unwrap_or_default().contains("database unavailable"), "{denial}");
+    // The edit is not durable, so nobody else may have it.
+    assert!(!b.dump()["notebook"]["cells"][0]["source"].as_str().unwrap_or_default().contains("during outage"));
+    a.ok(json!({"cmd": "insert_text", "cell_id": "c", "index": 0, "text": "refused "}));
+
+    fx.rt.block_on(fx.db.set_reachable(true));
+    b.ok(json!({"cmd": "wait_for", "cell_id": "c", "contains": "during outage", "timeout_ms": 60000}));
+    b.ok(json!({"cmd": "wait_for", "cell_id": "c", "contains": "refused ", "timeout_ms": 60000}));
+    a.ok(json!({"cmd": "insert_text", "cell_id": "c", "index": 0, "text": "after "}));
+    b.ok(json!({"cmd": "wait_for", "cell_id": "c", "contains": "after ", "timeout_ms": 60000}));
+    let stored = fx.stored().read();
+    assert_eq!(stored.cells[0].source, b.dump()["notebook"]["cells"][0]["source"].as_str().expect("source"));
+}
+
+fn wait_for_event(client: &mut YClient, kind: &str) -> Value {
+    for _ in 0..1200 {
+        if let Some(e) = client.events().into_iter().find(|e| e["type"] == kind) {
+            return e;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{}: no {kind} event", client.name);
+}

@@ -50,6 +50,17 @@ impl TestDb {
         self.dir.path().to_path_buf()
     }
 
+    /// PostgreSQL only: refuses (or allows again) every connection to this database and
+    /// drops the open ones, which looks to the server like the database going away.
+    pub async fn set_reachable(&self, reachable: bool) {
+        let name = self.pg_name.as_ref().expect("only a PostgreSQL database can be made unreachable");
+        let admin = super::backends::admin_url();
+        super::backends::admin_sql(&admin, &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}")).await;
+        if !reachable {
+            super::backends::admin_sql(&admin, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")).await;
+        }
+    }
+
     /// Opens (and migrates) the store, as the server will.
     pub async fn store(&self) -> DynStore {
         let store = store::open(&self.url).await.expect("open store");
