@@ -64,3 +64,29 @@ fn three_js_clients_and_a_python_client_converge_on_sqlite() {
 fn three_js_clients_and_a_python_client_converge_on_postgres() {
     converge_with_three_js_clients_and_one_python_client(Backend::Postgres);
 }
+
+/// The Rust example client joins, adds a cell the others receive, and the server records
+/// its user as the author.
+#[test]
+fn the_rust_example_client_adds_a_cell_others_see() {
+    let fx = Fixture::new(Backend::Sqlite);
+    let mut watcher = fx.client(Kind::Js, "watcher", &fx.bob);
+    watcher.ok(json!({"cmd": "add_cell", "cell_type": "markdown", "source": "hello", "cell_id": "hello"}));
+    // `cargo test` builds the examples next to the test binaries' folder.
+    let exe = std::env::current_exe().expect("test binary");
+    let example = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("examples/rust-client");
+    let out = std::process::Command::new(&example)
+        .args(["--url", &fx.server.ws(), "--notebook", &fx.notebook.to_string(), "--token", &fx.alice.token])
+        .args(["--source", "from_rust = 42", "--follow", "1"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", example.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", support::describe(&out));
+    assert!(stdout.contains("markdown") && stdout.contains("bob: hello"), "the example did not list the cells: {stdout}");
+    watcher.ok(json!({"cmd": "wait_cells", "count": 2}));
+    let dump = watcher.dump();
+    let cell = &dump["notebook"]["cells"][1];
+    assert_eq!(cell["source"], json!("from_rust = 42"));
+    let id = cell["id"].as_str().expect("id");
+    assert_eq!(dump["provenance"][id]["author_name"], json!("alice"));
+}
