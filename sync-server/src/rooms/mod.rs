@@ -153,16 +153,14 @@ impl Rooms {
                 let on_exit = move || {
                     map.remove_if(&id, |_, h| h.generation == generation);
                 };
-                self.tracker.spawn(room::Room::run(
-                    id,
-                    inbox,
-                    self.store.clone(),
-                    self.committer.clone(),
-                    self.config.clone(),
-                    accepting.clone(),
-                    self.shutdown.clone(),
-                    on_exit,
-                ));
+                let ctx = room::RoomContext {
+                    store: self.store.clone(),
+                    committer: self.committer.clone(),
+                    config: self.config.clone(),
+                    accepting: accepting.clone(),
+                    shutdown: self.shutdown.clone(),
+                };
+                self.tracker.spawn(room::Room::run(id, inbox, ctx, on_exit));
                 RoomHandle { tx, accepting, generation }
             })
             .clone()

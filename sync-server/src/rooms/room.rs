@@ -75,6 +75,15 @@ struct Connection {
     awareness_ids: HashSet<ClientID>,
 }
 
+/// What a room task is started with, besides its notebook and inbox.
+pub(super) struct RoomContext {
+    pub store: DynStore,
+    pub committer: Committer,
+    pub config: RoomConfig,
+    pub accepting: Arc<AtomicBool>,
+    pub shutdown: CancellationToken,
+}
+
 /// The room task's state.
 pub(super) struct Room {
     id: NotebookId,
@@ -123,16 +132,8 @@ pub async fn load(store: &DynStore, id: NotebookId) -> StoreResult<Loaded> {
 impl Room {
     /// Runs a room until it is evicted, deleted or the server shuts down. `on_exit` runs
     /// once the room has left the registry's map, before pending joins are turned away.
-    pub(super) async fn run(
-        id: NotebookId,
-        mut inbox: mpsc::Receiver<RoomMsg>,
-        store: DynStore,
-        committer: Committer,
-        config: RoomConfig,
-        accepting: Arc<AtomicBool>,
-        shutdown: CancellationToken,
-        on_exit: impl FnOnce(),
-    ) {
+    pub(super) async fn run(id: NotebookId, mut inbox: mpsc::Receiver<RoomMsg>, ctx: RoomContext, on_exit: impl FnOnce()) {
+        let RoomContext { store, committer, config, accepting, shutdown } = ctx;
         let loaded = load(&store, id).await;
         let Loaded { doc, last_seq, replayed } = match loaded {
             Ok(loaded) => loaded,
