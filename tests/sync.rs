@@ -90,3 +90,58 @@ fn the_rust_example_client_adds_a_cell_others_see() {
     let id = cell["id"].as_str().expect("id");
     assert_eq!(dump["provenance"][id]["author_name"], json!("alice"));
 }
+
+/// Runs an example that follows the notebook until killed; returns once it printed a
+/// line containing `expected` (the server recording the author of its new cell).
+fn run_example_until(mut command: std::process::Command, expected: &str) -> Vec<String> {
+    use std::io::BufRead;
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect("start example");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        let done = line.contains(expected);
+        lines.push(line);
+        if done {
+            let _ = child.kill();
+            let _ = child.wait();
+            return lines;
+        }
+    }
+    let _ = child.kill();
+    panic!("the example never printed `{expected}`; it printed {lines:?}");
+}
+
+#[test]
+fn the_javascript_and_python_example_clients_work_against_talkbook() {
+    let fx = Fixture::new(Backend::Sqlite);
+    let mut watcher = fx.client(Kind::Js, "watcher", &fx.bob);
+    watcher.ok(json!({"cmd": "add_cell", "cell_type": "markdown", "source": "hello", "cell_id": "hello"}));
+    let root = support::repo_root();
+    let nb = fx.notebook.to_string();
+    let mut js = std::process::Command::new("node");
+    js.arg(root.join("examples/js-client/client.mjs"))
+        .args(["--url", &fx.server.ws(), "--notebook", &nb, "--token", &fx.alice.token, "--source", "from_js = 1"]);
+    let lines = run_example_until(js, "author of");
+    assert!(lines.iter().any(|l| l.contains("hello")), "the JS example did not list the existing cell: {lines:?}");
+    let mut py = std::process::Command::new(support::python());
+    py.arg(root.join("examples/python-client/client.py"))
+        .args(["--url", &fx.server.ws(), "--notebook", &nb, "--token", &fx.bob.token, "--source", "from_py = 2"]);
+    run_example_until(py, "author of");
+    watcher.ok(json!({"cmd": "wait_cells", "count": 3}));
+    let dump = watcher.dump();
+    let by_source = |source: &str| {
+        let cell = dump["notebook"]["cells"].as_array().expect("cells").iter().find(|c| c["source"] == json!(source)).cloned();
+        let id = cell.unwrap_or_else(|| panic!("no cell `{source}` in {dump}"))["id"].as_str().expect("id").to_owned();
+        dump["provenance"][id]["author_name"].clone()
+    };
+    assert_eq!(by_source("from_js = 1"), json!("alice"));
+    assert_eq!(by_source("from_py = 2"), json!("bob"));
+}
