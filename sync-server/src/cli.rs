@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::ServeConfig;
+use crate::cli_admin::{self, ExportArgs, ImportArgs, TokenCommand, UserCommand};
+use crate::config::{DbConfig, ServeConfig};
 use crate::convert::{self, Format};
 
 /// Talkbook: real-time collaborative notebooks on Yjs, with per-author Jupyter kernels.
@@ -43,6 +44,25 @@ pub enum Command {
         #[arg(long, value_enum)]
         to: Option<Format>,
     },
+    /// Create or upgrade the database schema, then exit (`serve` also does this on start).
+    Migrate {
+        #[command(flatten)]
+        db: DbConfig,
+    },
+    /// Manage user accounts: add, list, passwd.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Create personal API tokens for scripts.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Import an .ipynb file as a new notebook of a project; prints the notebook's id.
+    ///
+    /// The importing user becomes the author of every cell. Invalid notebooks are refused
+    /// with the problem and its JSON path.
+    Import(ImportArgs),
+    /// Export a notebook as an nbformat 4.5 .ipynb file, with each cell's authorship under
+    /// `metadata.talkbook`.
+    Export(ExportArgs),
 }
 
 /// Runs the command line; errors are printed as one readable message.
@@ -54,6 +74,11 @@ pub fn main() -> ExitCode {
         Command::Convert { input, output, from, to } => {
             convert::run(&convert::Request { input, output, from, to })
         }
+        Command::Migrate { db } => cli_admin::migrate(&db),
+        Command::User(command) => cli_admin::user(command),
+        Command::Token(command) => cli_admin::token(command),
+        Command::Import(args) => cli_admin::import(args),
+        Command::Export(args) => cli_admin::export(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,10 @@ pub enum ApiError {
     Invalid { code: &'static str, message: String },
     #[error("sign in first: this needs a session, a personal token or `?token=`")]
     Unauthenticated,
+    /// A sign-in with a wrong user name or password (one message for both, so it does not
+    /// tell which names exist).
+    #[error("wrong user name or password")]
+    InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -37,6 +41,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

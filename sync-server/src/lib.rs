@@ -5,17 +5,26 @@
 //! - [`ws`] speaks the y-websocket protocol; [`rooms`] keeps one live document per open
 //!   notebook, durable before broadcast through group commit.
 //! - [`store`] is the storage interface with its PostgreSQL and SQLite backends.
-//! - [`api`] is the JSON API; [`auth`] resolves tokens, sessions and passwords.
+//! - [`api`] is the JSON API; [`auth`] resolves tokens, sessions and passwords;
+//!   [`access`] decides who may read or change a project or notebook.
+//! - [`accounts`], [`names`] and [`notebooks`] hold the rules and steps the API and the
+//!   admin commands ([`cli_admin`]) share: users and tokens, valid names, creating,
+//!   importing and exporting notebooks.
 //! - [`convert`] moves notebooks between `.ipynb` and Yjs update files.
 
+pub mod access;
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod cli_admin;
 pub mod config;
 pub mod convert;
 pub mod error;
 pub mod metrics;
+pub mod names;
+pub mod notebooks;
 pub mod rooms;
 pub mod serve;
 pub mod store;
