@@ -281,3 +281,41 @@ fn wait_for_event(client: &mut YClient, kind: &str) -> Value {
     }
     panic!("{}: no {kind} event", client.name);
 }
+
+/// An update appended to the log by someone other than the room (the notebook's creation
+/// racing with its first connection, or another server node) reaches the room's clients
+/// and the next checkpoint, instead of being hidden by it.
+fn updates_written_elsewhere_reach_the_room(backend: Backend) {
+    let fx = Fixture::with_env(backend, &[("TALKBOOK_CHECKPOINT_EVERY", "1")]);
+    let mut a = fx.client(Kind::Js, "a", &fx.alice);
+    a.ok(json!({"cmd": "add_cell", "cell_type": "code", "source": "mine", "cell_id": "mine"}));
+    fx.rt.block_on(async {
+        let store = fx.db.store().await;
+        let doc = sync_server::rooms::load(&store, fx.notebook).await.expect("load").doc;
+        let (_, update) = doc.edit(|ed| ed.push_cell(&doc_model::Cell::markdown("from elsewhere").with_id(doc_model::CellId::new("elsewhere")))).expect("edit");
+        append(&store, fx.notebook, vec![update]).await;
+    });
+    // The room learns of the gap with its next commit.
+    a.ok(json!({"cmd": "insert_text", "cell_id": "mine", "index": 0, "text": "# "}));
+    a.ok(json!({"cmd": "wait_cells", "count": 2}));
+    let mut b = fx.client(Kind::Python, "b", &fx.bob);
+    b.ok(json!({"cmd": "wait_for", "cell_id": "elsewhere", "contains": "from elsewhere"}));
+    fx.rt.block_on(async {
+        let store = fx.db.store().await;
+        let stored = store.load_document(fx.notebook).await.expect("load");
+        let checkpoint = stored.checkpoint.expect("checkpoint");
+        let doc = doc_model::NotebookDoc::from_update(&checkpoint.state).expect("checkpoint decodes");
+        let ids: Vec<String> = doc.read().cells.iter().map(|c| c.id.to_string()).collect();
+        assert!(ids.contains(&"elsewhere".to_owned()), "checkpoint at {} lacks the cell written elsewhere: {ids:?}", checkpoint.seq);
+    });
+}
+
+#[test]
+fn updates_written_elsewhere_reach_the_room_on_sqlite() {
+    updates_written_elsewhere_reach_the_room(Backend::Sqlite);
+}
+
+#[test]
+fn updates_written_elsewhere_reach_the_room_on_postgres() {
+    updates_written_elsewhere_reach_the_room(Backend::Postgres);
+}

@@ -392,11 +392,19 @@ impl Room {
                 }
             }
         };
-        if let Some(last) = seqs.last() {
-            self.last_seq = *last;
-        }
+        let gap = seqs.first().is_some_and(|first| *first > self.last_seq + 1);
+        let first_seq = seqs.first().copied().unwrap_or(self.last_seq + 1);
         self.since_checkpoint += self.pending.len() as u64;
         self.broadcast_pending();
+        // A gap means someone else appended to this notebook's log (its creation racing
+        // with its first connection, or another server node): take those updates in too,
+        // or a later checkpoint would claim to cover them without holding them. Until that
+        // works, `last_seq` stays before the gap; a checkpoint then holds more than its
+        // sequence number says, which is safe because replaying an update is idempotent.
+        let caught_up = !gap || self.catch_up(first_seq - 1).await;
+        if let (true, Some(last)) = (caught_up, seqs.last()) {
+            self.last_seq = self.last_seq.max(*last);
+        }
         if degraded {
             tracing::info!(notebook = %self.id, "database back; edits resumed");
             self.accepting.store(true, Ordering::SeqCst);
@@ -406,6 +414,29 @@ impl Room {
         }
         if self.since_checkpoint >= self.config.checkpoint_every {
             self.checkpoint().await;
+        }
+    }
+
+    /// Applies and broadcasts log entries after `last_seq` up to `upto` that this room did
+    /// not write itself; false if they could not be read.
+    async fn catch_up(&mut self, upto: Seq) -> bool {
+        match self.store.updates_between(self.id, self.last_seq, Some(upto)).await {
+            Ok(updates) => {
+                for update in updates {
+                    if let Err(e) = self.doc.apply_update(&update.data) {
+                        tracing::error!(notebook = %self.id, seq = update.seq, error = %e, "logged update does not apply");
+                        continue;
+                    }
+                    self.broadcast(&encode(&Message::Sync(SyncMessage::Update(update.data))), None);
+                    self.last_seq = self.last_seq.max(update.seq);
+                    self.since_checkpoint += 1;
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(notebook = %self.id, error = %e, "cannot read updates written elsewhere");
+                false
+            }
         }
     }
 
