@@ -20,6 +20,7 @@ use yrs::sync::{Message, MessageReader, SyncMessage};
 use yrs::updates::decoder::DecoderV1;
 use yrs::updates::encoder::Encode;
 
+use crate::access::Access;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -44,10 +45,9 @@ pub async fn upgrade(
         .parse::<i64>()
         .map(NotebookId)
         .map_err(|_| ApiError::NotFound(format!("notebook `{notebook}`")))?;
-    if state.store.notebook(id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("notebook {id}")));
-    }
-    let peer = Peer { conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed), user: auth.user, can_edit: true };
+    let (_, access) = crate::access::notebook_access(&state, Some(&auth.user), id).await?;
+    access.require(Access::View)?;
+    let peer = Peer { conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed), user: auth.user, can_edit: access.can_edit() };
     let limit = state.config.max_message_bytes;
     Ok(ws
         .max_message_size(limit + SLACK)
