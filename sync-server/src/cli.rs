@@ -11,7 +11,12 @@ use crate::convert::{self, Format};
 
 /// Talkbook: real-time collaborative notebooks on Yjs, with per-author Jupyter kernels.
 #[derive(Debug, Parser)]
-#[command(name = "talkbook", version, about, long_about = None)]
+#[command(
+    name = "talkbook",
+    version,
+    about = "Talkbook: real-time collaborative notebooks on Yjs. Each cell records its author; every edit is kept.",
+    after_help = "Start with `talkbook serve`; every command reads TALKBOOK_* environment variables (see each --help)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
