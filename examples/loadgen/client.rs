@@ -61,12 +61,17 @@ impl Target {
     fn request(&self, room: &str) -> anyhow::Result<tungstenite::handshake::client::Request> {
         let mut url = self.display_url(room);
         if let Some(token) = &self.token {
-            url.push_str(if url.contains('?') { "&token=" } else { "?token=" });
+            url.push_str(if url.contains('?') {
+                "&token="
+            } else {
+                "?token="
+            });
             url.push_str(&percent_encode(token));
         }
         let mut request = url.into_client_request().context("invalid --url")?;
         if let Some(token) = &self.token {
-            let value = HeaderValue::from_str(&format!("Bearer {token}")).context("token is not a valid header value")?;
+            let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .context("token is not a valid header value")?;
             request.headers_mut().insert(AUTHORIZATION, value);
         }
         Ok(request)
@@ -77,7 +82,9 @@ impl Target {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -132,9 +139,16 @@ pub struct Status {
 }
 
 enum Command {
-    EnsureCell { cell_id: String },
+    EnsureCell {
+        cell_id: String,
+    },
     Pace(Pace),
-    Type { count: u64, cell_every: u64, id_prefix: String, done: oneshot::Sender<Instant> },
+    Type {
+        count: u64,
+        cell_every: u64,
+        id_prefix: String,
+        done: oneshot::Sender<Instant>,
+    },
     RoundTrip(oneshot::Sender<Instant>),
     Snapshot(oneshot::Sender<(StateVector, usize)>),
     SourceText(oneshot::Sender<Option<String>>),
@@ -176,9 +190,19 @@ pub async fn connect(target: &Target, options: Options) -> anyhow::Result<Connec
         .with_context(|| format!("connecting to {}", target.display_url(&options.room)))?;
     let open = Instant::now();
     let client = Client::start(ws, options)?;
-    let status = client.wait_for(|s| s.synced_at.is_some(), SYNC_TIMEOUT).await.context("waiting for sync")?;
-    let synced = status.synced_at.ok_or_else(|| anyhow!("synced without a time"))?;
-    Ok(Connected { client, started, open, synced })
+    let status = client
+        .wait_for(|s| s.synced_at.is_some(), SYNC_TIMEOUT)
+        .await
+        .context("waiting for sync")?;
+    let synced = status
+        .synced_at
+        .ok_or_else(|| anyhow!("synced without a time"))?;
+    Ok(Connected {
+        client,
+        started,
+        open,
+        synced,
+    })
 }
 
 impl Client {
@@ -186,7 +210,10 @@ impl Client {
         let name = format!("loadgen-{}", options.index);
         let replica = Replica::new(&name);
         if let Some(timed) = &options.timed {
-            replica.watch_inserts(InsertWatch { epoch: timed.epoch, log: timed.log.clone() })?;
+            replica.watch_inserts(InsertWatch {
+                epoch: timed.epoch,
+                log: timed.log.clone(),
+            })?;
         }
         let hello = replica.hello()?;
         let (sink, stream) = ws.split();
@@ -220,7 +247,11 @@ impl Client {
             let _ = timeout(Duration::from_secs(2), writer).await;
             result
         });
-        Ok(Client { commands, status, task })
+        Ok(Client {
+            commands,
+            status,
+            task,
+        })
     }
 
     pub fn status(&self) -> Status {
@@ -228,10 +259,17 @@ impl Client {
     }
 
     /// Waits until `ready` holds, failing if the client stops first or `limit` passes.
-    pub async fn wait_for(&self, ready: impl Fn(&Status) -> bool, limit: Duration) -> anyhow::Result<Status> {
+    pub async fn wait_for(
+        &self,
+        ready: impl Fn(&Status) -> bool,
+        limit: Duration,
+    ) -> anyhow::Result<Status> {
         let mut status = self.status.clone();
         let waited = timeout(limit, status.wait_for(|s| ready(s) || s.ended.is_some())).await;
-        let status = waited.map_err(|_| anyhow!("timed out after {limit:?}"))?.map_err(|_| anyhow!("client task is gone"))?.clone();
+        let status = waited
+            .map_err(|_| anyhow!("timed out after {limit:?}"))?
+            .map_err(|_| anyhow!("client task is gone"))?
+            .clone();
         match (&status.ended, ready(&status)) {
             (_, true) => Ok(status),
             (Some(reason), false) => bail!("client stopped: {reason}"),
@@ -240,11 +278,18 @@ impl Client {
     }
 
     async fn command(&self, command: Command) -> anyhow::Result<()> {
-        self.commands.send(command).await.map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
     }
 
     fn ended_reason(&self) -> String {
-        self.status.borrow().ended.clone().unwrap_or_else(|| "unknown".into())
+        self.status
+            .borrow()
+            .ended
+            .clone()
+            .unwrap_or_else(|| "unknown".into())
     }
 
     /// Creates the notebook's code cell if the document has none.
@@ -252,17 +297,30 @@ impl Client {
         self.command(Command::EnsureCell { cell_id }).await
     }
 
-    /// Starts timed edits (the client needs [`Options::markers`] and a cell).
+    /// Starts timed edits (the client needs [`Options::timed`] and a cell).
     pub async fn pace(&self, pace: Pace) -> anyhow::Result<()> {
         self.command(Command::Pace(pace)).await
     }
 
     /// Types `count` keystroke edits as fast as the connection takes them; returns when the
     /// last one has been queued for sending.
-    pub async fn type_edits(&self, count: u64, cell_every: u64, id_prefix: String) -> anyhow::Result<Instant> {
+    pub async fn type_edits(
+        &self,
+        count: u64,
+        cell_every: u64,
+        id_prefix: String,
+    ) -> anyhow::Result<Instant> {
         let (done, finished) = oneshot::channel();
-        self.command(Command::Type { count, cell_every, id_prefix, done }).await?;
-        finished.await.map_err(|_| anyhow!("client stopped while typing: {}", self.ended_reason()))
+        self.command(Command::Type {
+            count,
+            cell_every,
+            id_prefix,
+            done,
+        })
+        .await?;
+        finished
+            .await
+            .map_err(|_| anyhow!("client stopped while typing: {}", self.ended_reason()))
     }
 
     /// Sends a sync step 1 and returns when the server's step 2 answer arrives. The server
@@ -270,21 +328,28 @@ impl Client {
     pub async fn round_trip(&self) -> anyhow::Result<Instant> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::RoundTrip(tx)).await?;
-        rx.await.map_err(|_| anyhow!("client stopped before the server answered: {}", self.ended_reason()))
+        rx.await.map_err(|_| {
+            anyhow!(
+                "client stopped before the server answered: {}",
+                self.ended_reason()
+            )
+        })
     }
 
     /// The document's state vector and encoded size.
     pub async fn snapshot(&self) -> anyhow::Result<(StateVector, usize)> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::Snapshot(tx)).await?;
-        rx.await.map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
+        rx.await
+            .map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
     }
 
     /// The text of the cell timed edits go into.
     pub async fn source_text(&self) -> anyhow::Result<Option<String>> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::SourceText(tx)).await?;
-        rx.await.map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
+        rx.await
+            .map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
     }
 
     /// Closes the connection (with a close frame) and waits briefly for the tasks to end.
@@ -356,7 +421,10 @@ impl Worker {
     }
 
     async fn send(&self, frame: Vec<u8>) -> anyhow::Result<()> {
-        self.out.send(WsMessage::binary(frame)).await.map_err(|_| anyhow!("connection writer stopped"))
+        self.out
+            .send(WsMessage::binary(frame))
+            .await
+            .map_err(|_| anyhow!("connection writer stopped"))
     }
 
     async fn on_frame(&mut self, data: &[u8]) -> anyhow::Result<()> {
@@ -393,7 +461,10 @@ impl Worker {
 
     fn refresh_source(&mut self) {
         if self.source.is_none() {
-            self.source = notebook::first_source(&yrs::Transact::transact(self.replica.doc()), self.replica.cells());
+            self.source = notebook::first_source(
+                &yrs::Transact::transact(self.replica.doc()),
+                self.replica.cells(),
+            );
             if self.source.is_some() {
                 self.status.send_modify(|s| s.has_source = true);
             }
@@ -404,24 +475,40 @@ impl Worker {
     async fn on_command(&mut self, command: Command) -> anyhow::Result<Option<Duration>> {
         match command {
             Command::EnsureCell { cell_id } => {
-                if let Some(update) = notebook::ensure_code_cell(self.replica.doc(), self.replica.cells(), &cell_id) {
+                if let Some(update) =
+                    notebook::ensure_code_cell(self.replica.doc(), self.replica.cells(), &cell_id)
+                {
                     self.send(Replica::update_message(update)).await?;
                 }
                 self.refresh_source();
             }
             Command::Pace(pace) => {
                 if self.timed.is_none() || self.source.is_none() {
-                    bail!("client {} cannot make timed edits: no edit log or no cell", self.index);
+                    bail!(
+                        "client {} cannot make timed edits: no edit log or no cell",
+                        self.index
+                    );
                 }
                 self.pace = Some((pace, 0));
                 self.status.send_modify(|s| s.pacing = true);
                 // Tick about once per edit, but no faster than 1 ms (tokio's timer resolution)
                 // and no slower than 10 ms (which bounds how late an edit can start).
                 let period = Duration::from_secs_f64(1.0 / pace.per_sec.max(1e-3));
-                return Ok(Some(period.clamp(Duration::from_millis(1), Duration::from_millis(10))));
+                return Ok(Some(
+                    period.clamp(Duration::from_millis(1), Duration::from_millis(10)),
+                ));
             }
-            Command::Type { count, cell_every, id_prefix, done } => {
-                self.typing = Some(Typing { typist: Typist::new(cell_every, id_prefix), remaining: count, done });
+            Command::Type {
+                count,
+                cell_every,
+                id_prefix,
+                done,
+            } => {
+                self.typing = Some(Typing {
+                    typist: Typist::new(cell_every, id_prefix),
+                    remaining: count,
+                    done,
+                });
             }
             Command::RoundTrip(waiter) => {
                 self.round_trips.push_back(waiter);
@@ -440,12 +527,16 @@ impl Worker {
 
     /// Makes the timed edits that are due by now (at most [`EDITS_PER_ROUND`]).
     async fn on_tick(&mut self) -> anyhow::Result<()> {
-        let Some((pace, made)) = self.pace else { return Ok(()) };
+        let Some((pace, made)) = self.pace else {
+            return Ok(());
+        };
         let now = Instant::now();
         if now < pace.first {
             return Ok(());
         }
-        let total = ((pace.until.saturating_duration_since(pace.first)).as_secs_f64() * pace.per_sec).ceil() as u64;
+        let total = ((pace.until.saturating_duration_since(pace.first)).as_secs_f64()
+            * pace.per_sec)
+            .ceil() as u64;
         let elapsed = now.min(pace.until).saturating_duration_since(pace.first);
         let due = ((elapsed.as_secs_f64() * pace.per_sec).floor() as u64 + 1).min(total);
         let batch = due.saturating_sub(made).min(EDITS_PER_ROUND);
@@ -466,22 +557,38 @@ impl Worker {
         let (Some(timed), Some(source)) = (&self.timed, &self.source) else {
             bail!("timed edit without an edit log or a cell");
         };
-        let id = EditId { client: self.index, seq: self.next_seq };
+        let id = EditId {
+            client: self.index,
+            seq: self.next_seq,
+        };
         self.next_seq += 1;
         let (update, clock) = notebook::prepend(self.replica.doc(), source, &timed.run.marker(id));
         let clock = clock.ok_or_else(|| anyhow!("an edit inserted nothing"))?;
-        let key = EditKey { client: self.replica.doc().client_id(), clock };
-        lock(&timed.log).sent.push((key, micros_since(timed.epoch, Instant::now())));
+        let key = EditKey {
+            client: self.replica.doc().client_id(),
+            clock,
+        };
+        lock(&timed.log)
+            .sent
+            .push((key, micros_since(timed.epoch, Instant::now())));
         self.send(Replica::update_message(update)).await
     }
 
     /// Types the next round of keystrokes; reports the end when all are queued.
     async fn type_some(&mut self) -> anyhow::Result<()> {
-        let Some(typing) = &mut self.typing else { return Ok(()) };
+        let Some(typing) = &mut self.typing else {
+            return Ok(());
+        };
         let batch = typing.remaining.min(EDITS_PER_ROUND);
         typing.remaining -= batch;
         let frames: Vec<Vec<u8>> = (0..batch)
-            .map(|_| Replica::update_message(typing.typist.next_edit(self.replica.doc(), self.replica.cells())))
+            .map(|_| {
+                Replica::update_message(
+                    typing
+                        .typist
+                        .next_edit(self.replica.doc(), self.replica.cells()),
+                )
+            })
             .collect();
         for frame in frames {
             self.send(frame).await?;
@@ -503,7 +610,10 @@ fn describe_close(frame: Option<CloseFrame>) -> String {
 }
 
 /// The writer task: sends queued frames, flushing once per burst rather than per frame.
-async fn write_frames(mut sink: SplitSink<Ws, WsMessage>, mut queue: mpsc::Receiver<WsMessage>) -> anyhow::Result<()> {
+async fn write_frames(
+    mut sink: SplitSink<Ws, WsMessage>,
+    mut queue: mpsc::Receiver<WsMessage>,
+) -> anyhow::Result<()> {
     while let Some(first) = queue.recv().await {
         sink.feed(first).await?;
         for _ in 0..OUTBOUND_QUEUE {
@@ -514,7 +624,10 @@ async fn write_frames(mut sink: SplitSink<Ws, WsMessage>, mut queue: mpsc::Recei
         }
         sink.flush().await?;
     }
-    let close = CloseFrame { code: CloseCode::Normal, reason: "loadgen done".into() };
+    let close = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "loadgen done".into(),
+    };
     sink.send(WsMessage::Close(Some(close))).await?;
     Ok(())
 }

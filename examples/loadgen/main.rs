@@ -6,10 +6,11 @@
 //! handling, no IO); [`notebook`] (the edits, on the jupyter_ydoc layout) and [`marker`]
 //! (how receivers recognise timed edits); [`tracker`] and [`stats`] (latency figures);
 //! [`procstat`] (server CPU and memory); [`api`] (`--talkbook-api` set-up); [`scenarios`].
+//! README.md beside this file lists the scenarios, their figures and how to run them.
 //!
 //! ```text
 //! cargo run --release --example loadgen -p sync-server -- --url ws://127.0.0.1:1234 \
-//!     fanout --clients 50 --rate 200 --duration 20s --server-pid "$(pgrep -n node)"
+//!     fanout --clients 50 --rate 200 --duration 20s --server-pid "$SERVER_PID"
 //! ```
 
 mod api;
@@ -99,11 +100,27 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Value> {
-    let Common { url, token, server_pid, max_seconds, talkbook_api } = cli.common;
+    let Common {
+        url,
+        token,
+        server_pid,
+        max_seconds,
+        talkbook_api,
+    } = cli.common;
     let limit = Duration::from_secs(max_seconds);
     let deadline = Instant::now() + limit.saturating_sub(WIND_DOWN);
-    let api = talkbook_api.map(|base| TalkbookApi::new(&base, token.clone())).transpose()?;
-    let ctx = Context::new(Target { base_url: url, token }, server_pid, deadline, api);
+    let api = talkbook_api
+        .map(|base| TalkbookApi::new(&base, token.clone()))
+        .transpose()?;
+    let ctx = Context::new(
+        Target {
+            base_url: url,
+            token,
+        },
+        server_pid,
+        deadline,
+        api,
+    );
     let scenario = async {
         match &cli.scenario {
             Scenario::Fanout(args) => scenarios::fanout::run(&ctx, args).await,
@@ -112,7 +129,9 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
             Scenario::Bigdoc(args) => scenarios::bigdoc::run(&ctx, args).await,
         }
     };
-    tokio::time::timeout(limit, scenario).await.map_err(|_| anyhow!("stopped by --max-seconds {max_seconds}"))?
+    tokio::time::timeout(limit, scenario)
+        .await
+        .map_err(|_| anyhow!("stopped by --max-seconds {max_seconds}"))?
 }
 
 /// Prints the run's figures: stdout is this tool's output, one JSON line per run.

@@ -1,5 +1,6 @@
-//! Edit markers: the short text each timed edit inserts, so that a receiver can tell which
-//! edit it has just seen by reading the document alone, on any Yjs server.
+//! Edit markers: the short text each timed edit inserts, unique per edit, so that anyone
+//! reading the document can tell which edits it holds. Arrival times are taken from Yjs ids
+//! instead (see [`crate::tracker`]); the markers are counted at the end as a cross-check.
 //!
 //! A marker is `{RUN:CLIENT:SEQ}`. `RUN` is a random tag of this run, so markers left in a
 //! room by an earlier run (the reference server keeps rooms) are never mistaken for new ones.
@@ -38,7 +39,9 @@ impl RunTag {
         let mut rest = text;
         while let Some(open) = rest.find('{') {
             rest = &rest[open + 1..];
-            let Some(close) = rest.find(['}', '{']) else { return };
+            let Some(close) = rest.find(['}', '{']) else {
+                return;
+            };
             if rest.as_bytes()[close] == b'}'
                 && let Some(id) = self.parse_inner(&rest[..close])
             {
@@ -79,7 +82,10 @@ mod tests {
     fn markers_round_trip_even_back_to_back() {
         let tag = RunTag("abc".into());
         let a = EditId { client: 3, seq: 17 };
-        let b = EditId { client: 0, seq: 4_000_000 };
+        let b = EditId {
+            client: 0,
+            seq: 4_000_000,
+        };
         let text = format!("{}{}", tag.marker(a), tag.marker(b));
         assert_eq!(found(&tag, &text), vec![a, b]);
     }

@@ -7,8 +7,8 @@
 //! edit must reach the server as its own update, as typed keystrokes do.
 
 use yrs::{
-    Any, Array, ArrayPrelim, ArrayRef, Doc, In, Map, MapPrelim, MapRef, Out, ReadTxn, Text, TextPrelim,
-    TextRef, Transact,
+    Any, Array, ArrayPrelim, ArrayRef, Doc, In, Map, MapPrelim, MapRef, Out, ReadTxn, Text,
+    TextPrelim, TextRef, Transact,
 };
 
 /// Origin given to this client's own transactions, so that observers can tell them from
@@ -84,7 +84,11 @@ pub fn prepend(doc: &Doc, source: &TextRef, text: &str) -> (Vec<u8>, Option<u32>
     let mut txn = doc.transact_mut_with(LOCAL_ORIGIN);
     source.insert(&mut txn, 0, text);
     let own = doc.client_id();
-    let clock = txn.insert_set().iter().find(|(client, _)| **client == own).and_then(|(_, r)| r.iter().next().map(|r| r.start));
+    let clock = txn
+        .insert_set()
+        .iter()
+        .find(|(client, _)| **client == own)
+        .and_then(|(_, r)| r.iter().next().map(|r| r.start));
     (txn.encode_update_v1(), clock)
 }
 
@@ -106,7 +110,11 @@ const BACKSPACE_EVERY: u64 = 23;
 
 impl Typist {
     pub fn new(cell_every: u64, id_prefix: String) -> Self {
-        Typist { typed: 0, cell_every: cell_every.max(1), id_prefix }
+        Typist {
+            typed: 0,
+            cell_every: cell_every.max(1),
+            id_prefix,
+        }
     }
 
     pub fn next_edit(&mut self, doc: &Doc, cells: &ArrayRef) -> Vec<u8> {
@@ -116,7 +124,10 @@ impl Typist {
         let source = match last_source(&txn, cells) {
             Some(source) if !n.is_multiple_of(self.cell_every) => source,
             _ => {
-                cells.push_back(&mut txn, code_cell(&format!("{}-{}", self.id_prefix, n), ""));
+                cells.push_back(
+                    &mut txn,
+                    code_cell(&format!("{}-{}", self.id_prefix, n), ""),
+                );
                 return txn.encode_update_v1();
             }
         };
@@ -154,7 +165,10 @@ mod tests {
         let clock_before = doc.transact().state_vector().get(&doc.client_id());
         let (edit, clock) = prepend(&doc, &mine, "hi");
         assert_eq!(clock, Some(clock_before));
-        other.transact_mut().apply_update(Update::decode_v1(&edit).expect("decodes")).expect("applies");
+        other
+            .transact_mut()
+            .apply_update(Update::decode_v1(&edit).expect("decodes"))
+            .expect("applies");
         assert_eq!(source.get_string(&other.transact()), "hi");
     }
 

@@ -32,6 +32,9 @@ use crate::store::NotebookId;
 /// message is seen whole and answered with 4413 rather than a transport error.
 const SLACK: usize = 64 * 1024;
 
+/// Initial read and write buffer of a connection.
+const IO_BUFFER: usize = 4 * 1024;
+
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
 /// `GET /ws/{notebook_id}`.
@@ -50,6 +53,10 @@ pub async fn upgrade(
     let peer = Peer { conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed), user: auth.user, can_edit: access.can_edit() };
     let limit = state.config.max_message_bytes;
     Ok(ws
+        // tungstenite's 128 KiB default buffers per connection would make an idle room with
+        // two clients cost over 256 KiB; small ones grow as big messages need.
+        .read_buffer_size(IO_BUFFER)
+        .write_buffer_size(IO_BUFFER)
         .max_message_size(limit + SLACK)
         .max_frame_size(limit + SLACK)
         .on_upgrade(move |socket| serve(socket, state, id, peer))

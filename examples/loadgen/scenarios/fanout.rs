@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 use serde_json::{Value, json};
 
-use super::swarm::Swarm;
+use super::swarm::{SETTLE, Swarm};
 use super::{Context, parse_duration};
 use crate::procstat;
 use crate::stats::Summary;
@@ -36,12 +36,18 @@ pub async fn run(ctx: &Context, args: &FanoutArgs) -> anyhow::Result<Value> {
     let mut swarm = Swarm::join(ctx, &room, args.clients, &ctx.run).await?;
 
     // Shorten the run rather than overrun --max-seconds; the output says so.
-    let budget = ctx.remaining().saturating_sub(args.drain + Duration::from_secs(1));
+    let budget = ctx
+        .remaining()
+        .saturating_sub(args.drain + Duration::from_secs(1));
     let duration = args.duration.min(budget);
     if duration.is_zero() {
         bail!("no time left for edits within --max-seconds");
     }
-    eprintln!("loadgen: fanout: {} clients, {}/s for {duration:?}", swarm.len(), args.rate);
+    eprintln!(
+        "loadgen: fanout: {} clients, {}/s for {duration:?}",
+        swarm.len(),
+        args.rate
+    );
 
     let watches = procstat::watch_both(ctx.server_pid)?;
     let step = swarm.run_rate(args.rate, duration, args.drain).await?;
@@ -53,7 +59,7 @@ pub async fn run(ctx: &Context, args: &FanoutArgs) -> anyhow::Result<Value> {
     let mut connect_ms = swarm.connect_ms.clone();
     Summary::insert_ms(Summary::of(&mut connect_ms), "connect_sync", &mut out);
     procstat::finish_both(watches, &mut out)?;
-    out.extend(swarm.verify(&ctx.run).await?);
+    out.extend(swarm.verify(&ctx.run, SETTLE.min(ctx.remaining())).await);
     swarm.close().await;
     Ok(Value::Object(out))
 }

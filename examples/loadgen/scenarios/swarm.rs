@@ -21,6 +21,10 @@ const LEAD_IN: Duration = Duration::from_millis(100);
 /// How often logs are drained while a step runs (keeps them short) and while draining.
 const ABSORB_EVERY: Duration = Duration::from_millis(250);
 const DRAIN_POLL: Duration = Duration::from_millis(10);
+/// Longest wait, at the end of a run, for the replicas to become identical.
+pub const SETTLE: Duration = Duration::from_secs(10);
+/// How often [`Swarm::verify`] compares the replicas while waiting for them to settle.
+const SETTLE_POLL: Duration = Duration::from_millis(250);
 
 #[derive(Debug)]
 pub struct Swarm {
@@ -55,12 +59,18 @@ impl StepFigures {
     pub fn to_json(self) -> Map<String, Value> {
         let mut out = Map::new();
         out.insert("rate".into(), json!(self.rate));
-        out.insert("duration_s".into(), json!(round3(self.duration.as_secs_f64())));
+        out.insert(
+            "duration_s".into(),
+            json!(round3(self.duration.as_secs_f64())),
+        );
         out.insert("achieved_rate".into(), json!(round3(self.achieved_rate())));
         out.insert("edits_sent".into(), json!(self.figures.sent));
         out.insert("edits_lost".into(), json!(self.figures.lost));
         Summary::insert_ms(self.figures.latency, "latency", &mut out);
-        out.insert("drain_ms".into(), json!(round3(self.drain.as_secs_f64() * 1000.0)));
+        out.insert(
+            "drain_ms".into(),
+            json!(round3(self.drain.as_secs_f64() * 1000.0)),
+        );
         out.insert("clients_stopped".into(), json!(self.clients_stopped));
         out.insert("permission_denied".into(), json!(self.denied));
         out
@@ -70,7 +80,12 @@ impl StepFigures {
 impl Swarm {
     /// Connects `count` clients to `room`, has the first create the notebook's code cell if
     /// the room has none, and returns once every client has it.
-    pub async fn join(ctx: &Context, room: &str, count: usize, run: &RunTag) -> anyhow::Result<Swarm> {
+    pub async fn join(
+        ctx: &Context,
+        room: &str,
+        count: usize,
+        run: &RunTag,
+    ) -> anyhow::Result<Swarm> {
         if count < 2 {
             bail!("need at least 2 clients: latency is measured at the others");
         }
@@ -82,48 +97,85 @@ impl Swarm {
             .map(|(i, log)| Options {
                 index: i as u32,
                 room: room.to_owned(),
-                timed: Some(Timed { run: run.clone(), epoch, log: log.clone() }),
+                timed: Some(Timed {
+                    run: run.clone(),
+                    epoch,
+                    log: log.clone(),
+                }),
                 expect: None,
             })
             .collect();
-        eprintln!("loadgen: connecting {count} clients to {}", ctx.target.display_url(room));
+        eprintln!(
+            "loadgen: connecting {count} clients to {}",
+            ctx.target.display_url(room)
+        );
         let mut clients = Vec::with_capacity(count);
         let mut connect_ms = Vec::with_capacity(count);
-        for (i, result) in connect_all(&ctx.target, options, CONNECT_CONCURRENCY, ctx.deadline).await.into_iter().enumerate() {
+        for (i, result) in connect_all(&ctx.target, options, CONNECT_CONCURRENCY, ctx.deadline)
+            .await
+            .into_iter()
+            .enumerate()
+        {
             let connected = result.with_context(|| format!("client {i}"))?;
             connect_ms.push(connected.connect_sync_ms());
             clients.push(connected.client);
         }
         clients[0].ensure_cell(format!("loadgen-{run}")).await?;
         for (i, client) in clients.iter().enumerate() {
-            client.wait_for(|s| s.has_source, CELL_TIMEOUT).await.with_context(|| format!("client {i} waiting for the cell"))?;
+            client
+                .wait_for(|s| s.has_source, CELL_TIMEOUT)
+                .await
+                .with_context(|| format!("client {i} waiting for the cell"))?;
         }
-        Ok(Swarm { clients, logs, tracker: Tracker::new(count), denied_before: 0, connect_ms })
+        Ok(Swarm {
+            clients,
+            logs,
+            tracker: Tracker::new(count),
+            denied_before: 0,
+            connect_ms,
+        })
     }
 
     /// Edits at `rate` per second in total for `duration`, spread evenly: client `i` starts
     /// `i / rate` seconds in and then edits every `clients / rate` seconds. Then waits up to
     /// `drain` for every edit to reach every other client, and reports.
-    pub async fn run_rate(&mut self, rate: f64, duration: Duration, drain: Duration) -> anyhow::Result<StepFigures> {
-        if rate.is_nan() || rate <= 0.0 {
-            bail!("rate must be positive");
+    pub async fn run_rate(
+        &mut self,
+        rate: f64,
+        duration: Duration,
+        drain: Duration,
+    ) -> anyhow::Result<StepFigures> {
+        if !rate.is_finite() || rate <= 0.0 {
+            bail!("rate must be a positive number");
         }
         let n = self.clients.len();
         let start = Instant::now() + LEAD_IN;
         let until = start + duration;
         for (i, client) in self.clients.iter().enumerate() {
             let first = start + Duration::from_secs_f64(i as f64 / rate);
-            client.pace(Pace { first, per_sec: rate / n as f64, until }).await?;
+            client
+                .pace(Pace {
+                    first,
+                    per_sec: rate / n as f64,
+                    until,
+                })
+                .await?;
         }
         while Instant::now() < until {
-            tokio::time::sleep(ABSORB_EVERY.min(until.saturating_duration_since(Instant::now()))).await;
+            tokio::time::sleep(ABSORB_EVERY.min(until.saturating_duration_since(Instant::now())))
+                .await;
             self.tracker.absorb(&self.logs);
         }
 
         let sent_all = Instant::now();
         let drain_end = sent_all + drain;
         // Clients behind schedule may still be sending; their edits count once logged.
-        while Instant::now() < drain_end && self.clients.iter().any(|c| c.status().pacing && c.status().ended.is_none()) {
+        while Instant::now() < drain_end
+            && self
+                .clients
+                .iter()
+                .any(|c| c.status().pacing && c.status().ended.is_none())
+        {
             tokio::time::sleep(DRAIN_POLL).await;
         }
         loop {
@@ -156,21 +208,35 @@ impl Swarm {
 
     /// End-of-run cross-check, independent of the id-based tracking: whether every client
     /// ends with the same cell text, and how many of this run's markers that text holds
-    /// (it should equal the edits sent, less any lost).
-    pub async fn verify(&self, run: &RunTag) -> anyhow::Result<Map<String, Value>> {
-        let mut texts = Vec::with_capacity(self.clients.len());
-        for client in &self.clients {
-            texts.push(client.source_text().await.ok().flatten());
-        }
-        let identical = texts.windows(2).all(|pair| pair[0] == pair[1]);
+    /// (it should equal the edits sent). Edits still in flight (after an overloaded step)
+    /// are given up to `settle` to arrive; `settle_ms` says how long that took.
+    pub async fn verify(&self, run: &RunTag, settle: Duration) -> Map<String, Value> {
+        let started = Instant::now();
+        let texts = loop {
+            let mut texts = Vec::with_capacity(self.clients.len());
+            for client in &self.clients {
+                texts.push(client.source_text().await.ok().flatten());
+            }
+            if texts.windows(2).all(|pair| pair[0] == pair[1]) || started.elapsed() >= settle {
+                break texts;
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+        };
         let mut markers = 0usize;
         if let Some(Some(text)) = texts.first() {
             run.scan(text, |_| markers += 1);
         }
         let mut out = Map::new();
-        out.insert("replicas_identical".into(), json!(identical));
+        out.insert(
+            "replicas_identical".into(),
+            json!(texts.windows(2).all(|pair| pair[0] == pair[1])),
+        );
+        out.insert(
+            "settle_ms".into(),
+            json!(round3(started.elapsed().as_secs_f64() * 1000.0)),
+        );
         out.insert("markers_in_doc".into(), json!(markers));
-        Ok(out)
+        out
     }
 
     pub fn len(&self) -> usize {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::swarm::{StepFigures, Swarm};
+use super::swarm::{SETTLE, StepFigures, Swarm};
 use super::{Context, parse_duration};
 use crate::procstat::{self, Proc};
 use crate::stats::round3;
@@ -89,9 +89,15 @@ pub async fn run(ctx: &Context, args: &ThroughputArgs) -> anyhow::Result<Value> 
 
         let mut figures = step.to_json();
         if let (Some(proc), Some(before)) = (&server, server_cpu) {
-            figures.insert("server_cpu_percent".into(), json!(round3(100.0 * (proc.cpu_seconds()? - before) / wall)));
+            figures.insert(
+                "server_cpu_percent".into(),
+                json!(round3(100.0 * (proc.cpu_seconds()? - before) / wall)),
+            );
         }
-        figures.insert("loadgen_cpu_percent".into(), json!(round3(100.0 * (own.cpu_seconds()? - own_cpu) / wall)));
+        figures.insert(
+            "loadgen_cpu_percent".into(),
+            json!(round3(100.0 * (own.cpu_seconds()? - own_cpu) / wall)),
+        );
         let failed = verdict(&step, args.p99_limit_ms);
         figures.insert("passed".into(), json!(failed.is_none()));
         steps.push(Value::Object(figures));
@@ -111,7 +117,7 @@ pub async fn run(ctx: &Context, args: &ThroughputArgs) -> anyhow::Result<Value> 
     out.insert("steps".into(), Value::Array(steps));
     procstat::finish_both(watches, &mut out)?;
     out.insert("edits_sent_total".into(), json!(sent_total));
-    out.extend(swarm.verify(&ctx.run).await?);
+    out.extend(swarm.verify(&ctx.run, SETTLE.min(ctx.remaining())).await);
     swarm.close().await;
     Ok(Value::Object(out))
 }
@@ -127,7 +133,11 @@ mod tests {
         StepFigures {
             rate,
             duration: Duration::from_secs(1),
-            figures: Figures { sent, lost, latency: Summary::of(&mut samples) },
+            figures: Figures {
+                sent,
+                lost,
+                latency: Summary::of(&mut samples),
+            },
             drain: Duration::ZERO,
             clients_stopped: 0,
             denied: 0,
