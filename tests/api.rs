@@ -5,10 +5,10 @@
 
 mod support;
 
-#[path = "api/client.rs"]
-mod client;
 #[path = "api/cli.rs"]
 mod cli;
+#[path = "api/client.rs"]
+mod client;
 #[path = "api/ipynb.rs"]
 mod ipynb;
 
@@ -16,9 +16,9 @@ use std::process::{Command, Output, Stdio};
 
 use client::{Api, Auth, Reply};
 use serde_json::{Value, json};
+use support::describe;
 use support::fixture::runtime;
 use support::server::*;
-use support::describe;
 
 use cli::*;
 use ipynb::*;
@@ -46,7 +46,11 @@ impl Env {
         let db = rt.block_on(TestDb::new(backend));
         let server = TestServer::start_with(&db, env);
         let api = Api::new(&server.http());
-        let login = api.post_json("/api/auth/login", Auth::None, &json!({"name": "admin", "password": ADMIN_PASSWORD}));
+        let login = api.post_json(
+            "/api/auth/login",
+            Auth::None,
+            &json!({"name": "admin", "password": ADMIN_PASSWORD}),
+        );
         login.expect(200);
         let admin = login.json()["token"].as_str().expect("token").to_owned();
         Self { _server: server, api, admin, db, rt }
@@ -70,7 +74,11 @@ impl Env {
 
     /// Imports a file into a project and returns the reply.
     fn import(&self, token: &str, project: i64, query: &str, bytes: &[u8]) -> Reply {
-        self.api.post_bytes(&format!("/api/projects/{project}/notebooks/import{query}"), Auth::Bearer(token), bytes)
+        self.api.post_bytes(
+            &format!("/api/projects/{project}/notebooks/import{query}"),
+            Auth::Bearer(token),
+            bytes,
+        )
     }
 
     /// Runs `talkbook ARGS --database URL` with `stdin` as standard input.
@@ -127,7 +135,11 @@ fn failure(out: &Output) -> String {
 
 fn first_start_admin_signs_in_and_out_with_cookie_bearer_and_query_token(backend: Backend) {
     let env = Env::with_env(backend, &[("TALKBOOK_SESSION_HOURS", "2")]);
-    let login = env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "admin", "password": ADMIN_PASSWORD}));
+    let login = env.api.post_json(
+        "/api/auth/login",
+        Auth::None,
+        &json!({"name": "admin", "password": ADMIN_PASSWORD}),
+    );
     login.expect(200);
     let body = login.json();
     let token = body["token"].as_str().expect("token");
@@ -150,11 +162,14 @@ fn first_start_admin_signs_in_and_out_with_cookie_bearer_and_query_token(backend
     let tokens = env.api.get("/api/me/tokens", Auth::Bearer(token));
     tokens.expect(200);
     let list = tokens.json();
-    let current: Vec<&Value> = list.as_array().expect("list").iter().filter(|t| t["current"] == json!(true)).collect();
+    let current: Vec<&Value> =
+        list.as_array().expect("list").iter().filter(|t| t["current"] == json!(true)).collect();
     assert_eq!(current.len(), 1, "{list}");
     assert_eq!(current[0]["kind"], json!("session"));
     let seconds = |key: &str| {
-        chrono::DateTime::parse_from_rfc3339(current[0][key].as_str().expect("time")).expect("rfc3339").timestamp()
+        chrono::DateTime::parse_from_rfc3339(current[0][key].as_str().expect("time"))
+            .expect("rfc3339")
+            .timestamp()
     };
     let lifetime = seconds("expires_at") - seconds("created_at");
     assert!((7190..=7210).contains(&lifetime), "session lifetime {lifetime} s, expected 7200");
@@ -171,10 +186,16 @@ fn first_start_admin_signs_in_and_out_with_cookie_bearer_and_query_token(backend
 
 fn wrong_name_or_password_is_one_401(backend: Backend) {
     let env = Env::new(backend);
-    let wrong_password =
-        env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "admin", "password": "not-the-password"}));
-    let unknown_user =
-        env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "nobody", "password": ADMIN_PASSWORD}));
+    let wrong_password = env.api.post_json(
+        "/api/auth/login",
+        Auth::None,
+        &json!({"name": "admin", "password": "not-the-password"}),
+    );
+    let unknown_user = env.api.post_json(
+        "/api/auth/login",
+        Auth::None,
+        &json!({"name": "nobody", "password": ADMIN_PASSWORD}),
+    );
     let a = error_of(&wrong_password, 401);
     let b = error_of(&unknown_user, 401);
     assert_eq!(a.0, "invalid_credentials");
@@ -208,14 +229,19 @@ fn personal_tokens_made_through_the_api_work(backend: Backend) {
     let listed = env.api.get("/api/me/tokens", Auth::Bearer(&secret));
     listed.expect(200);
     assert!(!listed.text().contains(&secret), "a listed token never shows its secret");
-    let names: Vec<Value> = listed.json().as_array().expect("list").iter().map(|t| t["name"].clone()).collect();
+    let names: Vec<Value> =
+        listed.json().as_array().expect("list").iter().map(|t| t["name"].clone()).collect();
     assert!(names.contains(&json!("ci job")) && names.contains(&json!("test")), "{names:?}");
 
     let forever = env.api.post_json("/api/me/tokens", Auth::Bearer(&bob.token), &json!({"name": "forever"}));
     forever.expect(201);
     assert_eq!(forever.json()["expires_at"], Value::Null);
     let (code, _) = error_of(
-        &env.api.post_json("/api/me/tokens", Auth::Bearer(&bob.token), &json!({"name": "x", "expires_in_days": 0})),
+        &env.api.post_json(
+            "/api/me/tokens",
+            Auth::Bearer(&bob.token),
+            &json!({"name": "x", "expires_in_days": 0}),
+        ),
         422,
     );
     assert_eq!(code, "invalid_expiry");
@@ -238,14 +264,22 @@ fn only_admins_manage_users(backend: Backend) {
         (body["name"].clone(), body["display_name"].clone(), body["is_admin"].clone()),
         (json!("carol"), json!("Carol C"), json!(false))
     );
-    assert_eq!(body["color"], json!(sync_server::accounts::color_for("carol")), "colour picked from the name");
+    assert_eq!(
+        body["color"],
+        json!(sync_server::accounts::color_for("carol")),
+        "colour picked from the name"
+    );
     assert!(
-        env.api.post_json("/api/users", admin, &json!({"name": "dave", "password": "dave-password"})).json()["display_name"]
+        env.api.post_json("/api/users", admin, &json!({"name": "dave", "password": "dave-password"})).json()
+            ["display_name"]
             == json!("dave")
     );
 
-    let login =
-        env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "carol", "password": "carol-password"}));
+    let login = env.api.post_json(
+        "/api/auth/login",
+        Auth::None,
+        &json!({"name": "carol", "password": "carol-password"}),
+    );
     login.expect(200);
     let carol_token = login.json()["token"].as_str().expect("token").to_owned();
     let carol_auth = Auth::Bearer(&carol_token);
@@ -269,13 +303,16 @@ fn only_admins_manage_users(backend: Backend) {
         422,
     );
     assert_eq!(code, "invalid_name");
-    let (code, _) =
-        error_of(&env.api.post_json("/api/users", admin, &json!({"name": "frank", "password": "short"})), 422);
+    let (code, _) = error_of(
+        &env.api.post_json("/api/users", admin, &json!({"name": "frank", "password": "short"})),
+        422,
+    );
     assert_eq!(code, "invalid_password");
 
     let users = env.api.get("/api/users", admin);
     users.expect(200);
-    let names: Vec<Value> = users.json().as_array().expect("list").iter().map(|u| u["name"].clone()).collect();
+    let names: Vec<Value> =
+        users.json().as_array().expect("list").iter().map(|u| u["name"].clone()).collect();
     assert_eq!(names, vec![json!("admin"), json!("carol"), json!("dave")], "eve and frank were refused");
     assert!(!users.text().contains("password"), "no password hashes in the list");
 }
@@ -287,11 +324,17 @@ fn projects_and_notebooks_are_created_listed_renamed_and_deleted(backend: Backen
     let bob = env.user("bob");
     let admin = Auth::Bearer(&env.admin);
 
-    let created =
-        env.api.post_json("/api/projects", admin, &json!({"name": " Research ", "description": "notes\nand more"}));
+    let created = env.api.post_json(
+        "/api/projects",
+        admin,
+        &json!({"name": " Research ", "description": "notes\nand more"}),
+    );
     created.expect(201);
     let project = created.json();
-    assert_eq!((project["name"].clone(), project["visibility"].clone()), (json!("Research"), json!("private")));
+    assert_eq!(
+        (project["name"].clone(), project["visibility"].clone()),
+        (json!("Research"), json!("private"))
+    );
     let pid = project["id"].as_i64().expect("id");
     let read = env.api.get(&format!("/api/projects/{pid}"), admin);
     read.expect(200);
@@ -300,9 +343,11 @@ fn projects_and_notebooks_are_created_listed_renamed_and_deleted(backend: Backen
     assert_eq!(mine.as_array().map(Vec::len), Some(1));
     assert_eq!(env.api.get("/api/projects", Auth::Bearer(&bob.token)).json(), json!([]), "bob is no member");
     error_of(&env.api.get("/api/projects/999999", admin), 404);
-    let (code, _) = error_of(&env.api.post_json("/api/projects", admin, &json!({"name": "bad\u{1}name"})), 422);
+    let (code, _) =
+        error_of(&env.api.post_json("/api/projects", admin, &json!({"name": "bad\u{1}name"})), 422);
     assert_eq!(code, "invalid_name");
-    let (code, _) = error_of(&env.api.post_json("/api/projects", admin, &json!({"name": "x".repeat(201)})), 422);
+    let (code, _) =
+        error_of(&env.api.post_json("/api/projects", admin, &json!({"name": "x".repeat(201)})), 422);
     assert_eq!(code, "invalid_name");
     error_of(&env.api.post_json("/api/projects", Auth::None, &json!({"name": "anon"})), 401);
 
@@ -313,27 +358,37 @@ fn projects_and_notebooks_are_created_listed_renamed_and_deleted(backend: Backen
     assert_eq!((beta["mode"].clone(), beta["kernelspec"].clone()), (json!("thread"), json!("python3")));
     let beta_id = beta["id"].as_i64().expect("id");
     // Any signed-in user may create notebooks for now (roles come later).
-    let alpha = env.api.post_json(&notebooks, Auth::Bearer(&bob.token), &json!({"name": "Alpha", "mode": "pair"}));
+    let alpha =
+        env.api.post_json(&notebooks, Auth::Bearer(&bob.token), &json!({"name": "Alpha", "mode": "pair"}));
     alpha.expect(201);
     assert_eq!(alpha.json()["mode"], json!("pair"));
     let (code, message) = error_of(&env.api.post_json(&notebooks, admin, &json!({"name": "Beta"})), 409);
     assert_eq!(code, "conflict");
     assert!(message.contains("Beta"), "{message}");
-    let (code, _) =
-        error_of(&env.api.post_json(&notebooks, admin, &json!({"name": "K", "kernelspec": "no spaces"})), 422);
+    let (code, _) = error_of(
+        &env.api.post_json(&notebooks, admin, &json!({"name": "K", "kernelspec": "no spaces"})),
+        422,
+    );
     assert_eq!(code, "invalid_kernelspec");
     error_of(&env.api.post_json("/api/projects/999999/notebooks", admin, &json!({"name": "Lost"})), 404);
 
     let listed = env.api.get(&notebooks, admin);
     listed.expect(200);
-    let names: Vec<Value> = listed.json().as_array().expect("list").iter().map(|n| n["name"].clone()).collect();
+    let names: Vec<Value> =
+        listed.json().as_array().expect("list").iter().map(|n| n["name"].clone()).collect();
     assert_eq!(names, vec![json!("Alpha"), json!("Beta")]);
 
     // The document exists from the start, written as the first update by its creator.
     let store = env.store();
-    let log = env.rt.block_on(store.updates_between(sync_server::store::NotebookId(beta_id), 0, None)).expect("log");
+    let log = env
+        .rt
+        .block_on(store.updates_between(sync_server::store::NotebookId(beta_id), 0, None))
+        .expect("log");
     assert_eq!(log.len(), 1);
-    assert_eq!(log[0].user_id, Some(sync_server::store::UserId(beta["created_by"].as_i64().expect("creator"))));
+    assert_eq!(
+        log[0].user_id,
+        Some(sync_server::store::UserId(beta["created_by"].as_i64().expect("creator")))
+    );
     assert_eq!(log[0].client_ids.len(), 1);
     let exported = env.api.get(&format!("/api/notebooks/{beta_id}/ipynb"), admin);
     exported.expect(200);
@@ -363,8 +418,15 @@ fn projects_and_notebooks_are_created_listed_renamed_and_deleted(backend: Backen
     error_of(&env.api.delete(&nb, admin), 404);
     error_of(&env.api.get(&format!("{nb}/ipynb"), admin), 404);
     error_of(&env.api.patch_json(&nb, admin, &json!({"name": "Back"})), 404);
-    let left: Vec<Value> =
-        env.api.get(&notebooks, admin).json().as_array().expect("list").iter().map(|n| n["name"].clone()).collect();
+    let left: Vec<Value> = env
+        .api
+        .get(&notebooks, admin)
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|n| n["name"].clone())
+        .collect();
     assert_eq!(left, vec![json!("Alpha")]);
     assert!(
         env.rt
@@ -380,22 +442,27 @@ fn projects_and_notebooks_are_created_listed_renamed_and_deleted(backend: Backen
 fn malformed_requests_answer_in_the_error_shape(backend: Backend) {
     let env = Env::new(backend);
     let admin = Auth::Bearer(&env.admin);
-    let (code, message) = error_of(&env.api.post_raw("/api/projects", admin, "application/json", b"{\"name\": "), 400);
+    let (code, message) =
+        error_of(&env.api.post_raw("/api/projects", admin, "application/json", b"{\"name\": "), 400);
     assert_eq!(code, "bad_request");
     assert!(message.contains("JSON"), "{message}");
-    let (code, _) = error_of(&env.api.post_raw("/api/projects", admin, "text/plain", b"{\"name\": \"x\"}"), 400);
+    let (code, _) =
+        error_of(&env.api.post_raw("/api/projects", admin, "text/plain", b"{\"name\": \"x\"}"), 400);
     assert_eq!(code, "bad_request");
     let (code, message) = error_of(&env.api.post_json("/api/projects", admin, &json!({"name": 5})), 422);
     assert_eq!(code, "invalid_request");
     assert!(message.contains("name"), "{message}");
-    let (code, _) =
-        error_of(&env.api.post_json("/api/projects", admin, &json!({"name": "x", "visibility": "secret"})), 422);
+    let (code, _) = error_of(
+        &env.api.post_json("/api/projects", admin, &json!({"name": "x", "visibility": "secret"})),
+        422,
+    );
     assert_eq!(code, "invalid_request");
     let (code, _) = error_of(&env.api.get("/api/no/such/route", admin), 404);
     assert_eq!(code, "not_found");
     let (code, _) = error_of(&env.api.delete("/api/me", admin), 405);
     assert_eq!(code, "method_not_allowed");
-    let (code, _) = error_of(&env.api.post_bytes("/api/projects/1/notebooks/import?mode=solo", admin, b"{}"), 400);
+    let (code, _) =
+        error_of(&env.api.post_bytes("/api/projects/1/notebooks/import?mode=solo", admin, b"{}"), 400);
     assert_eq!(code, "bad_request");
 }
 

@@ -47,10 +47,16 @@ fn a_newer_minor_version_keeps_what_4_5_defines_and_names_what_it_drops() {
     }
     let out = run_py("nb_compare.py", &[&exported, &exported]);
     assert!(out.status.success(), "export is not valid nbformat 4.5: {}", describe(&out));
-    let before: serde_json::Value = serde_json::from_slice(&std::fs::read(&original).expect("read")).expect("json");
-    let after: serde_json::Value = serde_json::from_slice(&std::fs::read(&exported).expect("read")).expect("json");
-    let kept: Vec<&serde_json::Value> =
-        before["cells"].as_array().expect("cells").iter().filter(|c| c["cell_type"] != "future cell").collect();
+    let before: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&original).expect("read")).expect("json");
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exported).expect("read")).expect("json");
+    let kept: Vec<&serde_json::Value> = before["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter(|c| c["cell_type"] != "future cell")
+        .collect();
     let exported_cells = after["cells"].as_array().expect("cells");
     assert_eq!(exported_cells.len(), kept.len());
     for (a, b) in kept.iter().zip(exported_cells) {
@@ -80,7 +86,8 @@ fn integers_stay_integers_and_floats_stay_floats() {
     let back = dir.path().join("back.ipynb");
     ok(convert(&source, &yjs));
     ok(convert(&yjs, &back));
-    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&back).expect("read")).expect("json");
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&back).expect("read")).expect("json");
     assert_eq!(value["metadata"], metadata, "numbers changed in notebook metadata");
     assert_eq!(value["cells"][0]["metadata"], metadata, "numbers changed in cell metadata");
     assert_eq!(value["cells"][0]["execution_count"], serde_json::json!(4));
@@ -154,8 +161,10 @@ fn duplicate_cell_ids_are_repaired_with_a_warning() {
     assert!(out.status.success(), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("`dup` repeats"), "no warning about the repair: {stderr}");
-    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&exported).expect("read")).expect("json");
-    let ids: Vec<&str> = value["cells"].as_array().expect("cells").iter().map(|c| c["id"].as_str().expect("id")).collect();
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exported).expect("read")).expect("json");
+    let ids: Vec<&str> =
+        value["cells"].as_array().expect("cells").iter().map(|c| c["id"].as_str().expect("id")).collect();
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], "dup");
     assert_ne!(ids[1], "dup");
@@ -171,11 +180,8 @@ fn unreadable_and_garbage_inputs_fail_cleanly() {
     std::fs::write(&garbage, [0xff, 0x13, 0x00, 0x42, 0x99]).expect("write");
     let not_json = dir.path().join("broken.ipynb");
     std::fs::write(&not_json, "{\"cells\": [").expect("write");
-    let cases: [(&Path, &str); 3] = [
-        (&dir.path().join("missing.ipynb"), "cannot read"),
-        (&garbage, "Yjs update"),
-        (&not_json, "line 1"),
-    ];
+    let cases: [(&Path, &str); 3] =
+        [(&dir.path().join("missing.ipynb"), "cannot read"), (&garbage, "Yjs update"), (&not_json, "line 1")];
     for (input, words) in cases {
         let out = convert(input, &dir.path().join("out.ipynb"));
         assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -201,7 +207,8 @@ fn authorship_in_metadata_survives_the_round_trip() {
     let back = dir.path().join("back.ipynb");
     ok(convert(&source, &yjs));
     ok(convert(&yjs, &back));
-    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&back).expect("read")).expect("json");
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&back).expect("read")).expect("json");
     assert_eq!(value["cells"][0]["metadata"]["talkbook"]["author_name"], "alice");
     assert_eq!(value["cells"][0]["metadata"]["talkbook"]["author"], 7);
     assert_eq!(value["cells"][0]["metadata"]["talkbook"]["created_at"], "2026-11-23T10:00:00.000Z");

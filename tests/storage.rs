@@ -83,33 +83,21 @@ async fn sqlite_store_accepts_a_bare_path_and_keeps_commits_across_reopening() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let path = dir.path().join("deep/er/talkbook.db");
     let nb = {
-        let store: DynStore = std::sync::Arc::new(
-            SqliteStore::connect(&path.to_string_lossy())
-                .await
-                .expect("connect"),
-        );
+        let store: DynStore =
+            std::sync::Arc::new(SqliteStore::connect(&path.to_string_lossy()).await.expect("connect"));
         store.migrate().await.expect("migrate");
         let (_, nb) = one_notebook(&store).await;
-        store
-            .append_updates(&[update(nb.id, "kept")])
-            .await
-            .expect("append");
+        store.append_updates(&[update(nb.id, "kept")]).await.expect("append");
         nb
     };
     assert!(path.exists(), "the file and its folders were created");
-    let reopened = SqliteStore::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("reopen");
+    let reopened = SqliteStore::connect(&format!("sqlite://{}", path.display())).await.expect("reopen");
     reopened.migrate().await.expect("migrate again");
     let rows = reopened.updates_between(nb.id, 0, None).await.expect("log");
     assert_eq!(labels_of(&rows), vec!["kept".to_owned()]);
     // WAL is a property of the file, so a separate connection sees it.
-    let inspect = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("inspect");
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&inspect)
-        .await
-        .expect("journal mode");
+    let inspect = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.expect("inspect");
+    let mode: String =
+        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&inspect).await.expect("journal mode");
     assert_eq!(mode, "wal");
 }

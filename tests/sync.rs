@@ -21,7 +21,9 @@ fn converge_with_three_js_clients_and_one_python_client(backend: Backend) {
     // Concurrent edits: everyone types into the same cell and adds a cell of their own,
     // without waiting for the others.
     for (client, word) in [(&mut a, "alpha"), (&mut b, "bravo"), (&mut c, "charlie"), (&mut p, "papa")] {
-        client.ok(json!({"cmd": "insert_text", "cell_id": "shared", "index": 0, "text": format!("# {word}\n")}));
+        client.ok(
+            json!({"cmd": "insert_text", "cell_id": "shared", "index": 0, "text": format!("# {word}\n")}),
+        );
         client.ok(json!({"cmd": "add_cell", "cell_type": "markdown", "source": format!("{word} was here"), "cell_id": format!("cell-{word}")}));
     }
     a.ok(json!({"cmd": "delete_text", "cell_id": "shared", "index": 0, "length": 2}));
@@ -74,7 +76,8 @@ fn the_rust_example_client_adds_a_cell_others_see() {
     watcher.ok(json!({"cmd": "add_cell", "cell_type": "markdown", "source": "hello", "cell_id": "hello"}));
     // `cargo test` builds the examples next to the test binaries' folder.
     let exe = std::env::current_exe().expect("test binary");
-    let example = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("examples/rust-client");
+    let example =
+        exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("examples/rust-client");
     let out = std::process::Command::new(&example)
         .args(["--url", &fx.server.ws(), "--notebook", &fx.notebook.to_string(), "--token", &fx.alice.token])
         .args(["--source", "from_rust = 42", "--follow", "1"])
@@ -82,7 +85,10 @@ fn the_rust_example_client_adds_a_cell_others_see() {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", example.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", support::describe(&out));
-    assert!(stdout.contains("markdown") && stdout.contains("bob: hello"), "the example did not list the cells: {stdout}");
+    assert!(
+        stdout.contains("markdown") && stdout.contains("bob: hello"),
+        "the example did not list the cells: {stdout}"
+    );
     watcher.ok(json!({"cmd": "wait_cells", "count": 2}));
     let dump = watcher.dump();
     let cell = &dump["notebook"]["cells"][1];
@@ -116,6 +122,7 @@ fn run_example_until(mut command: std::process::Command, expected: &str) -> Vec<
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the example never printed `{expected}`; it printed {lines:?}");
 }
 
@@ -127,19 +134,46 @@ fn the_javascript_and_python_example_clients_work_against_talkbook() {
     let root = support::repo_root();
     let nb = fx.notebook.to_string();
     let mut js = std::process::Command::new("node");
-    js.arg(root.join("examples/js-client/client.mjs"))
-        .args(["--url", &fx.server.ws(), "--notebook", &nb, "--token", &fx.alice.token, "--source", "from_js = 1"]);
+    js.arg(root.join("examples/js-client/client.mjs")).args([
+        "--url",
+        &fx.server.ws(),
+        "--notebook",
+        &nb,
+        "--token",
+        &fx.alice.token,
+        "--source",
+        "from_js = 1",
+    ]);
     let lines = run_example_until(js, "author of");
-    assert!(lines.iter().any(|l| l.contains("hello")), "the JS example did not list the existing cell: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("hello")),
+        "the JS example did not list the existing cell: {lines:?}"
+    );
     let mut py = std::process::Command::new(support::python());
-    py.arg(root.join("examples/python-client/client.py"))
-        .args(["--url", &fx.server.ws(), "--notebook", &nb, "--token", &fx.bob.token, "--source", "from_py = 2"]);
+    py.arg(root.join("examples/python-client/client.py")).args([
+        "--url",
+        &fx.server.ws(),
+        "--notebook",
+        &nb,
+        "--token",
+        &fx.bob.token,
+        "--source",
+        "from_py = 2",
+    ]);
     run_example_until(py, "author of");
     watcher.ok(json!({"cmd": "wait_cells", "count": 3}));
     let dump = watcher.dump();
     let by_source = |source: &str| {
-        let cell = dump["notebook"]["cells"].as_array().expect("cells").iter().find(|c| c["source"] == json!(source)).cloned();
-        let id = cell.unwrap_or_else(|| panic!("no cell `{source}` in {dump}"))["id"].as_str().expect("id").to_owned();
+        let cell = dump["notebook"]["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .find(|c| c["source"] == json!(source))
+            .cloned();
+        let id = cell.unwrap_or_else(|| panic!("no cell `{source}` in {dump}"))["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
         dump["provenance"][id]["author_name"].clone()
     };
     assert_eq!(by_source("from_js = 1"), json!("alice"));

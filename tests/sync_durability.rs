@@ -12,7 +12,12 @@ use support::server::*;
 use support::yclient::{Kind, YClient};
 
 fn cell_ids(dump: &Value) -> Vec<String> {
-    dump["notebook"]["cells"].as_array().expect("cells").iter().map(|c| c["id"].as_str().unwrap_or_default().to_owned()).collect()
+    dump["notebook"]["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// Asserts that a client's notebook has exactly `expected` cells, none of them twice.
@@ -66,7 +71,9 @@ fn everything_a_client_received_survives_a_crash(backend: Backend) {
         })
         .collect();
     for (client, name) in clients.iter_mut().zip(names) {
-        client.ok(json!({"cmd": "add_cell", "cell_type": "code", "source": "", "cell_id": format!("cell-{name}")}));
+        client.ok(
+            json!({"cmd": "add_cell", "cell_type": "code", "source": "", "cell_id": format!("cell-{name}")}),
+        );
     }
     // Each client types in its own thread; the server is killed while they do.
     let server_pid = fx.server.pid();
@@ -103,7 +110,12 @@ fn everything_a_client_received_survives_a_crash(backend: Backend) {
             stored.apply_update(&bytes).expect("apply received update");
             received_total += 1;
         }
-        assert_eq!(stored.state_vector(), before_state, "{}: received an update the database does not have", client.name);
+        assert_eq!(
+            stored.state_vector(),
+            before_state,
+            "{}: received an update the database does not have",
+            client.name
+        );
     }
     assert_eq!(stored.read(), before, "received updates changed the stored notebook");
     assert!(received_total > 30, "too few updates were exchanged before the crash ({received_total})");
@@ -219,17 +231,31 @@ fn a_long_history_loads_through_a_checkpoint(backend: Backend) {
         let stored = store.load_document(fx.notebook).await.expect("load");
         let checkpoint = stored.checkpoint.as_ref().expect("a checkpoint was written");
         assert!(checkpoint.seq > EDITS as i64, "checkpoint at {} covers the history", checkpoint.seq);
-        assert!(stored.tail.len() <= 2, "load read {} log entries instead of the short tail", stored.tail.len());
+        assert!(
+            stored.tail.len() <= 2,
+            "load read {} log entries instead of the short tail",
+            stored.tail.len()
+        );
         let loaded = sync_server::rooms::load(&store, fx.notebook).await.expect("load");
         assert_eq!(loaded.replayed, stored.tail.len());
         assert!(loaded.doc.read().cells[0].source.starts_with("tail "));
     });
 }
 
-async fn append(store: &sync_server::store::DynStore, notebook: sync_server::store::NotebookId, batch: Vec<Vec<u8>>) {
+async fn append(
+    store: &sync_server::store::DynStore,
+    notebook: sync_server::store::NotebookId,
+    batch: Vec<Vec<u8>>,
+) {
     let updates: Vec<sync_server::store::NewUpdate> = batch
         .into_iter()
-        .map(|data| sync_server::store::NewUpdate { notebook_id: notebook, user_id: None, client_ids: vec![], at: chrono::Utc::now(), data })
+        .map(|data| sync_server::store::NewUpdate {
+            notebook_id: notebook,
+            user_id: None,
+            client_ids: vec![],
+            at: chrono::Utc::now(),
+            data,
+        })
         .collect();
     store.append_updates(&updates).await.expect("append");
 }
@@ -260,7 +286,9 @@ fn a_database_outage_pauses_edits_and_recovers_by_itself() {
     let denial = wait_for_event(&mut a, "permission-denied");
     assert!(denial["reason"].as_str().unwrap_or_default().contains("database unavailable"), "{denial}");
     // The edit is not durable, so nobody else may have it.
-    assert!(!b.dump()["notebook"]["cells"][0]["source"].as_str().unwrap_or_default().contains("during outage"));
+    assert!(
+        !b.dump()["notebook"]["cells"][0]["source"].as_str().unwrap_or_default().contains("during outage")
+    );
     a.ok(json!({"cmd": "insert_text", "cell_id": "c", "index": 0, "text": "refused "}));
 
     fx.rt.block_on(fx.db.set_reachable(true));
@@ -292,7 +320,13 @@ fn updates_written_elsewhere_reach_the_room(backend: Backend) {
     fx.rt.block_on(async {
         let store = fx.db.store().await;
         let doc = sync_server::rooms::load(&store, fx.notebook).await.expect("load").doc;
-        let (_, update) = doc.edit(|ed| ed.push_cell(&doc_model::Cell::markdown("from elsewhere").with_id(doc_model::CellId::new("elsewhere")))).expect("edit");
+        let (_, update) = doc
+            .edit(|ed| {
+                ed.push_cell(
+                    &doc_model::Cell::markdown("from elsewhere").with_id(doc_model::CellId::new("elsewhere")),
+                )
+            })
+            .expect("edit");
         append(&store, fx.notebook, vec![update]).await;
     });
     // The room learns of the gap with its next commit.
@@ -306,7 +340,11 @@ fn updates_written_elsewhere_reach_the_room(backend: Backend) {
         let checkpoint = stored.checkpoint.expect("checkpoint");
         let doc = doc_model::NotebookDoc::from_update(&checkpoint.state).expect("checkpoint decodes");
         let ids: Vec<String> = doc.read().cells.iter().map(|c| c.id.to_string()).collect();
-        assert!(ids.contains(&"elsewhere".to_owned()), "checkpoint at {} lacks the cell written elsewhere: {ids:?}", checkpoint.seq);
+        assert!(
+            ids.contains(&"elsewhere".to_owned()),
+            "checkpoint at {} lacks the cell written elsewhere: {ids:?}",
+            checkpoint.seq
+        );
     });
 }
 

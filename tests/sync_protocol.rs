@@ -31,14 +31,35 @@ fn the_upgrade_needs_a_valid_token_and_an_existing_notebook() {
     let nb = fx.notebook;
     fx.rt.block_on(async {
         assert_eq!(upgrade_status(&format!("{base}/{nb}")).await, Some(401), "no token");
-        assert_eq!(upgrade_status(&format!("{base}/{nb}?token=tb_not_a_real_token")).await, Some(401), "bad token");
+        assert_eq!(
+            upgrade_status(&format!("{base}/{nb}?token=tb_not_a_real_token")).await,
+            Some(401),
+            "bad token"
+        );
         let token = &fx.alice.token;
-        assert_eq!(upgrade_status(&format!("{base}/999999?token={token}")).await, Some(404), "unknown notebook");
-        assert_eq!(upgrade_status(&format!("{base}/not-a-number?token={token}")).await, Some(404), "malformed id");
+        assert_eq!(
+            upgrade_status(&format!("{base}/999999?token={token}")).await,
+            Some(404),
+            "unknown notebook"
+        );
+        assert_eq!(
+            upgrade_status(&format!("{base}/not-a-number?token={token}")).await,
+            Some(404),
+            "malformed id"
+        );
         assert_eq!(upgrade_status(&format!("{base}/{nb}?token={token}")).await, None, "valid token");
     });
     // The refusal is the API's JSON error shape.
-    let (status, body) = http_get(&fx.server, &format!("/ws/{nb}"), &[("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")]);
+    let (status, body) = http_get(
+        &fx.server,
+        &format!("/ws/{nb}"),
+        &[
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    );
     assert_eq!(status, 401);
     let body: serde_json::Value = serde_json::from_str(&body).expect("json body");
     assert_eq!(body["error"]["code"], "unauthenticated");
@@ -82,14 +103,26 @@ fn bad_input_is_closed_and_harms_no_one(backend: Backend) {
         ("unknown message type", vec![0x07, 0x00], 4400),
         ("update that does not decode", vec![0x00, 0x02, 0x03, 0xff, 0xff, 0xff], 4400),
         ("truncated frame", vec![0x00, 0x02, 0x20, 0x01], 4400),
-        ("oversized message", { let mut m = vec![0x00, 0x02]; m.extend([0x80, 0x50]); m.extend(vec![0u8; 10_240]); m }, 4413),
+        (
+            "oversized message",
+            {
+                let mut m = vec![0x00, 0x02];
+                m.extend([0x80, 0x50]);
+                m.extend(vec![0u8; 10_240]);
+                m
+            },
+            4413,
+        ),
     ];
     for (i, (what, frame, code)) in cases.into_iter().enumerate() {
         let mut bad = fx.client(Kind::Js, &format!("bad{i}"), &fx.bob);
         bad.ok(json!({"cmd": "set_reconnect", "enabled": false}));
         bad.ok(json!({"cmd": "send_raw", "data": STANDARD.encode(&frame)}));
         let close = bad.expect_close(code);
-        assert!(close["reason"].as_str().is_some_and(|r| !r.is_empty()), "{what}: close {code} without a reason");
+        assert!(
+            close["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{what}: close {code} without a reason"
+        );
         // The room is unharmed: the good clients still edit and see each other.
         let marker = format!("after {i} ");
         good.ok(json!({"cmd": "insert_text", "cell_id": "live", "index": 0, "text": marker}));
@@ -152,7 +185,8 @@ fn a_client_that_never_reads_is_disconnected_and_others_continue() {
     let chunk = "x".repeat(20_000);
     let mut disconnected = false;
     for i in 0..2000 {
-        writer.ok(json!({"cmd": "insert_text", "cell_id": "flood", "index": 0, "text": format!("{i}{chunk}")}));
+        writer
+            .ok(json!({"cmd": "insert_text", "cell_id": "flood", "index": 0, "text": format!("{i}{chunk}")}));
         if i % 50 == 49 && connections(&fx.server) == 2 {
             disconnected = true;
             break;
@@ -178,7 +212,8 @@ fn awareness_is_relayed_with_the_user_stamped_by_the_server() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let bob = peers.as_array().expect("peers").iter().find(|p| p["state"]["cursor"] == json!(7)).expect("bob");
+    let bob =
+        peers.as_array().expect("peers").iter().find(|p| p["state"]["cursor"] == json!(7)).expect("bob");
     assert_eq!(bob["state"]["user"]["id"], json!(fx.bob.user.id.0));
     assert_eq!(bob["state"]["user"]["login"], json!("bob"));
     assert_eq!(bob["state"]["user"]["name"], json!("bob (display)"));

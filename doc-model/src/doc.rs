@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
+use yrs::branch::BranchPtr;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::branch::BranchPtr;
 use yrs::{
-    Array, ArrayRef, Doc, GetString, Map, MapRef, OffsetKind, Options, Out, ReadTxn, StateVector,
-    Transact, TransactionMut, Update,
+    Array, ArrayRef, Doc, GetString, Map, MapRef, OffsetKind, Options, Out, ReadTxn, StateVector, Transact,
+    TransactionMut, Update,
 };
 
 use crate::edit::Editor;
@@ -103,10 +103,7 @@ impl NotebookDoc {
     /// Applies a Yjs update (v1 encoding) from elsewhere.
     pub fn apply_update(&self, update: &[u8]) -> Result<(), DocError> {
         let update = Update::decode_v1(update).map_err(|e| DocError::Decode(e.to_string()))?;
-        self.doc
-            .transact_mut()
-            .apply_update(update)
-            .map_err(|e| DocError::Apply(e.to_string()))
+        self.doc.transact_mut().apply_update(update).map_err(|e| DocError::Apply(e.to_string()))
     }
 
     /// Applies a decoded update and says whether it inserted or removed cells (changed the
@@ -228,26 +225,17 @@ pub(crate) fn read_notebook<T: ReadTxn>(txn: &T, roots: &Roots) -> Notebook {
 /// Reads one cell map. Missing or malformed keys read as empty values rather than failing,
 /// because the document is written by many clients and must always be readable.
 pub(crate) fn read_cell<T: ReadTxn>(txn: &T, map: &MapRef) -> Cell {
-    let kind = get_string(txn, map, key::CELL_TYPE)
-        .and_then(|s| CellKind::parse(&s))
-        .unwrap_or(CellKind::Raw);
+    let kind =
+        get_string(txn, map, key::CELL_TYPE).and_then(|s| CellKind::parse(&s)).unwrap_or(CellKind::Raw);
     let id = CellId::new(get_string(txn, map, key::ID).unwrap_or_default());
     let source = get_string(txn, map, key::SOURCE).unwrap_or_default();
     let metadata = get_object(txn, map, key::METADATA);
-    let mut cell = Cell {
-        id,
-        kind,
-        source,
-        metadata,
-        execution_count: None,
-        outputs: Vec::new(),
-        attachments: None,
-    };
+    let mut cell =
+        Cell { id, kind, source, metadata, execution_count: None, outputs: Vec::new(), attachments: None };
     match kind {
         CellKind::Code => {
-            cell.execution_count = map
-                .get(txn, key::EXECUTION_COUNT)
-                .and_then(|v| out_to_json(txn, &v).as_i64());
+            cell.execution_count =
+                map.get(txn, key::EXECUTION_COUNT).and_then(|v| out_to_json(txn, &v).as_i64());
             if let Some(Out::YArray(outputs)) = map.get(txn, key::OUTPUTS) {
                 cell.outputs = outputs.iter(txn).filter_map(|o| read_output(txn, &o)).collect();
             } else if let Some(serde_json::Value::Array(outputs)) =
@@ -259,9 +247,10 @@ pub(crate) fn read_cell<T: ReadTxn>(txn: &T, map: &MapRef) -> Cell {
         CellKind::Markdown | CellKind::Raw => {
             if let Some(serde_json::Value::Object(att)) =
                 map.get(txn, key::ATTACHMENTS).map(|v| out_to_json(txn, &v))
-                && !att.is_empty() {
-                    cell.attachments = Some(att);
-                }
+                && !att.is_empty()
+            {
+                cell.attachments = Some(att);
+            }
         }
     }
     cell
@@ -281,9 +270,8 @@ pub(crate) fn output_from_json(value: &serde_json::Value) -> Option<Output> {
         "stream" => Output::Stream { name: string("name"), text: string("text") },
         "display_data" => {
             let mut metadata = object("metadata");
-            let display_id = metadata
-                .remove(key::DISPLAY_ID_METADATA)
-                .and_then(|v| v.as_str().map(str::to_owned));
+            let display_id =
+                metadata.remove(key::DISPLAY_ID_METADATA).and_then(|v| v.as_str().map(str::to_owned));
             Output::DisplayData { data: object("data"), metadata, display_id }
         }
         "execute_result" => Output::ExecuteResult {

@@ -7,17 +7,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use yrs::{
-    Any, Array, ArrayPrelim, ArrayRef, GetString, In, Map, MapPrelim, MapRef, Out, Text,
-    TextPrelim, TextRef, TransactionMut,
+    Any, Array, ArrayPrelim, ArrayRef, GetString, In, Map, MapPrelim, MapRef, Out, Text, TextPrelim, TextRef,
+    TransactionMut,
 };
 
 use crate::doc::{Roots, find_cell, get_string, out_to_json, read_cell};
 use crate::error::DocError;
 use crate::ids::CellId;
 use crate::json_any::to_any;
-use crate::notebook::{
-    Cell, CellKind, ExecutionState, JsonObject, NBFORMAT, NBFORMAT_MINOR, Output,
-};
+use crate::notebook::{Cell, CellKind, ExecutionState, JsonObject, NBFORMAT, NBFORMAT_MINOR, Output};
 use crate::provenance::Provenance;
 use crate::schema as key;
 
@@ -205,17 +203,18 @@ impl<'a, 'doc> Editor<'a, 'doc> {
     pub fn append_output(&mut self, id: &CellId, output: &Output) -> Result<(), DocError> {
         let outputs = self.outputs_array(id)?;
         if let Output::Stream { name, text } = output
-            && let Some(last) = last_stream_output(self.txn, &outputs, name) {
-                match last.get(self.txn, "text") {
-                    Some(Out::YText(ytext)) => ytext.push(self.txn, text),
-                    other => {
-                        let old = other.map(|v| out_to_json(self.txn, &v)).unwrap_or_default();
-                        let joined = format!("{}{}", old.as_str().unwrap_or_default(), text);
-                        last.insert(self.txn, "text", TextPrelim::new(joined));
-                    }
+            && let Some(last) = last_stream_output(self.txn, &outputs, name)
+        {
+            match last.get(self.txn, "text") {
+                Some(Out::YText(ytext)) => ytext.push(self.txn, text),
+                other => {
+                    let old = other.map(|v| out_to_json(self.txn, &v)).unwrap_or_default();
+                    let joined = format!("{}{}", old.as_str().unwrap_or_default(), text);
+                    last.insert(self.txn, "text", TextPrelim::new(joined));
                 }
-                return Ok(());
             }
+            return Ok(());
+        }
         outputs.push_back(self.txn, output_prelim(output));
         Ok(())
     }
@@ -242,7 +241,12 @@ impl<'a, 'doc> Editor<'a, 'doc> {
 
     /// Replaces data and metadata of every output, in any cell, that carries `display_id`
     /// (Jupyter's `update_display_data`). Returns how many outputs were updated.
-    pub fn update_display_data(&mut self, display_id: &str, data: &JsonObject, metadata: &JsonObject) -> usize {
+    pub fn update_display_data(
+        &mut self,
+        display_id: &str,
+        data: &JsonObject,
+        metadata: &JsonObject,
+    ) -> usize {
         let mut targets = Vec::new();
         for cell in self.roots.cells.iter(self.txn) {
             let Out::YMap(cell) = cell else { continue };
@@ -401,7 +405,8 @@ fn output_prelim(output: &Output) -> MapPrelim {
 /// length in UTF-16 code units, and the inserted text. Works on whole characters so a
 /// surrogate pair is never split.
 fn text_diff<'n>(old: &str, new: &'n str) -> (u32, u32, &'n str) {
-    let prefix_chars: Vec<char> = old.chars().zip(new.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect();
+    let prefix_chars: Vec<char> =
+        old.chars().zip(new.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect();
     let prefix_bytes: usize = prefix_chars.iter().map(|c| c.len_utf8()).sum();
     let old_rest = &old[prefix_bytes..];
     let new_rest = &new[prefix_bytes..];

@@ -21,8 +21,7 @@ impl CellId {
 
     /// Whether `s` is a valid nbformat 4.5 cell id.
     pub fn is_valid(s: &str) -> bool {
-        (1..=64).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }
 
     pub fn as_str(&self) -> &str {
@@ -43,9 +42,7 @@ impl From<&str> for CellId {
 }
 
 /// A Talkbook user account id, as stored by the server.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct UserId(pub i64);
 

@@ -47,10 +47,6 @@ impl Provenance {
         let author = UserId(value.get("author")?.as_i64()?);
         let author_name = value.get("author_name").and_then(Value::as_str).unwrap_or_default();
         let created_at = DateTime::parse_from_rfc3339(value.get("created_at")?.as_str()?).ok()?;
-        Some(Self {
-            author,
-            author_name: author_name.to_owned(),
-            created_at: created_at.with_timezone(&Utc),
-        })
+        Some(Self { author, author_name: author_name.to_owned(), created_at: created_at.with_timezone(&Utc) })
     }
 }

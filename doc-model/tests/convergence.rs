@@ -39,7 +39,8 @@ fn op() -> impl Strategy<Value = Op> {
         (frac.clone(), 0..3u8, text).prop_map(|(which, kind, text)| Op::AppendOutput { which, kind, text }),
         frac.clone().prop_map(|which| Op::ClearOutputs { which }),
         (frac.clone(), 0..3u8).prop_map(|(which, value)| Op::SetMetadata { which, value }),
-        (frac, proptest::option::of(0..20u8)).prop_map(|(which, count)| Op::SetExecutionCount { which, count }),
+        (frac, proptest::option::of(0..20u8))
+            .prop_map(|(which, count)| Op::SetExecutionCount { which, count }),
     ]
 }
 
@@ -132,7 +133,8 @@ fn char_boundary(s: &str, at: usize) -> u32 {
 
 /// Runs one scenario: replicas edit and exchange updates; returns the converged export.
 fn converge(rounds: &[(usize, Op)], delivery_seed: u64) -> Result<(serde_json::Value, usize), TestCaseError> {
-    let start = ipynb::import(include_bytes!("../../../shared/notebooks/valid/test4.5.ipynb")).expect("import");
+    let start =
+        ipynb::import(include_bytes!("../../../shared/notebooks/valid/test4.5.ipynb")).expect("import");
     let origin = NotebookDoc::from_notebook(&start.notebook, &HashMap::new()).expect("create");
     let replicas: Vec<NotebookDoc> =
         (0..3).map(|_| NotebookDoc::from_update(&origin.encode_state()).expect("copy")).collect();

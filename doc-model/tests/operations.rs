@@ -12,7 +12,10 @@ fn obj(value: serde_json::Value) -> doc_model::JsonObject {
 }
 
 fn doc_with(cells: &[Cell]) -> NotebookDoc {
-    let notebook = doc_model::Notebook { metadata: obj(json!({"kernelspec": {"name": "python3", "display_name": "Python 3"}})), cells: cells.to_vec() };
+    let notebook = doc_model::Notebook {
+        metadata: obj(json!({"kernelspec": {"name": "python3", "display_name": "Python 3"}})),
+        cells: cells.to_vec(),
+    };
     NotebookDoc::from_notebook(&notebook, &HashMap::new()).expect("create")
 }
 
@@ -102,7 +105,11 @@ fn stream_outputs_of_the_same_name_are_appended_to_one_output() {
     let outputs = &doc.read().cells[0].outputs;
     assert_eq!(
         outputs,
-        &vec![Output::stream("stdout", "one\ntwo\n"), Output::stream("stderr", "oops\n"), Output::stream("stdout", "three\n")]
+        &vec![
+            Output::stream("stdout", "one\ntwo\n"),
+            Output::stream("stderr", "oops\n"),
+            Output::stream("stdout", "three\n")
+        ]
     );
 }
 
@@ -121,7 +128,9 @@ fn update_display_data_reaches_every_output_with_that_id_in_any_cell() {
     })
     .expect("outputs");
     let (count, _) = doc
-        .edit(|ed| Ok(ed.update_display_data("d1", &obj(json!({"text/plain": "updated"})), &obj(json!({"k": 1})))))
+        .edit(|ed| {
+            Ok(ed.update_display_data("d1", &obj(json!({"text/plain": "updated"})), &obj(json!({"k": 1}))))
+        })
         .expect("update");
     assert_eq!(count, 2);
     let read = doc.read();
@@ -144,7 +153,10 @@ fn outputs_can_be_cleared_and_replaced_and_counts_and_states_set() {
         ed.append_output(&id("a"), &Output::stream("stdout", "x"))?;
         ed.set_execution_state(&id("a"), ExecutionState::Busy)?;
         ed.clear_outputs(&id("a"))?;
-        ed.replace_outputs(&id("a"), &[Output::Error { ename: "E".into(), evalue: "v".into(), traceback: vec!["t".into()] }])?;
+        ed.replace_outputs(
+            &id("a"),
+            &[Output::Error { ename: "E".into(), evalue: "v".into(), traceback: vec!["t".into()] }],
+        )?;
         ed.set_execution_count(&id("a"), Some(12))
     })
     .expect("edit");
@@ -174,7 +186,11 @@ fn metadata_of_cells_and_notebook_is_set_and_removed() {
 #[test]
 fn provenance_is_recorded_and_read_back() {
     let doc = doc_with(&[Cell::code("a").with_id(id("a"))]);
-    let record = Provenance { author: UserId(42), author_name: "alice".into(), created_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 30, 0).unwrap() };
+    let record = Provenance {
+        author: UserId(42),
+        author_name: "alice".into(),
+        created_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 30, 0).unwrap(),
+    };
     doc.edit(|ed| {
         ed.record_provenance(&id("a"), &record);
         Ok(())

@@ -28,15 +28,11 @@ pub struct TalkbookApi {
 impl TalkbookApi {
     /// `base` is like `http://127.0.0.1:8080`; only plain HTTP is supported.
     pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Self> {
-        let uri: hyper::Uri = base
-            .parse()
-            .with_context(|| format!("invalid --talkbook-api {base:?}"))?;
+        let uri: hyper::Uri = base.parse().with_context(|| format!("invalid --talkbook-api {base:?}"))?;
         if uri.scheme_str() != Some("http") {
             bail!("--talkbook-api must be an http:// URL");
         }
-        let host = uri
-            .host()
-            .ok_or_else(|| anyhow!("--talkbook-api has no host"))?;
+        let host = uri.host().ok_or_else(|| anyhow!("--talkbook-api has no host"))?;
         let port = uri.port_u16().unwrap_or(80);
         Ok(TalkbookApi {
             authority: format!("{host}:{port}"),
@@ -47,10 +43,8 @@ impl TalkbookApi {
 
     /// Creates a project; returns its id.
     pub async fn create_project(&self, name: &str) -> anyhow::Result<String> {
-        let created = self
-            .post_json("/api/projects", json!({ "name": name }))
-            .await
-            .context("creating project")?;
+        let created =
+            self.post_json("/api/projects", json!({ "name": name })).await.context("creating project")?;
         id_of(&created)
     }
 
@@ -69,8 +63,7 @@ impl TalkbookApi {
             .await
             .with_context(|| format!("connecting to {}", self.authority))?;
         stream.set_nodelay(true)?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         // Drives the connection until the response is read and the sender dropped.
         tokio::spawn(connection);
 
@@ -115,10 +108,7 @@ mod tests {
     #[test]
     fn base_url_keeps_host_port_and_prefix() {
         let api = TalkbookApi::new("http://127.0.0.1:8080/talkbook/", None).expect("valid");
-        assert_eq!(
-            (api.authority.as_str(), api.prefix.as_str()),
-            ("127.0.0.1:8080", "/talkbook")
-        );
+        assert_eq!((api.authority.as_str(), api.prefix.as_str()), ("127.0.0.1:8080", "/talkbook"));
         assert!(TalkbookApi::new("https://example.invalid", None).is_err());
     }
 }

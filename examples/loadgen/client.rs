@@ -61,11 +61,7 @@ impl Target {
     fn request(&self, room: &str) -> anyhow::Result<tungstenite::handshake::client::Request> {
         let mut url = self.display_url(room);
         if let Some(token) = &self.token {
-            url.push_str(if url.contains('?') {
-                "&token="
-            } else {
-                "?token="
-            });
+            url.push_str(if url.contains('?') { "&token=" } else { "?token=" });
             url.push_str(&percent_encode(token));
         }
         let mut request = url.into_client_request().context("invalid --url")?;
@@ -82,9 +78,7 @@ impl Target {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -139,16 +133,9 @@ pub struct Status {
 }
 
 enum Command {
-    EnsureCell {
-        cell_id: String,
-    },
+    EnsureCell { cell_id: String },
     Pace(Pace),
-    Type {
-        count: u64,
-        cell_every: u64,
-        id_prefix: String,
-        done: oneshot::Sender<Instant>,
-    },
+    Type { count: u64, cell_every: u64, id_prefix: String, done: oneshot::Sender<Instant> },
     RoundTrip(oneshot::Sender<Instant>),
     Snapshot(oneshot::Sender<(StateVector, usize)>),
     SourceText(oneshot::Sender<Option<String>>),
@@ -190,19 +177,10 @@ pub async fn connect(target: &Target, options: Options) -> anyhow::Result<Connec
         .with_context(|| format!("connecting to {}", target.display_url(&options.room)))?;
     let open = Instant::now();
     let client = Client::start(ws, options)?;
-    let status = client
-        .wait_for(|s| s.synced_at.is_some(), SYNC_TIMEOUT)
-        .await
-        .context("waiting for sync")?;
-    let synced = status
-        .synced_at
-        .ok_or_else(|| anyhow!("synced without a time"))?;
-    Ok(Connected {
-        client,
-        started,
-        open,
-        synced,
-    })
+    let status =
+        client.wait_for(|s| s.synced_at.is_some(), SYNC_TIMEOUT).await.context("waiting for sync")?;
+    let synced = status.synced_at.ok_or_else(|| anyhow!("synced without a time"))?;
+    Ok(Connected { client, started, open, synced })
 }
 
 impl Client {
@@ -210,10 +188,7 @@ impl Client {
         let name = format!("loadgen-{}", options.index);
         let replica = Replica::new(&name);
         if let Some(timed) = &options.timed {
-            replica.watch_inserts(InsertWatch {
-                epoch: timed.epoch,
-                log: timed.log.clone(),
-            })?;
+            replica.watch_inserts(InsertWatch { epoch: timed.epoch, log: timed.log.clone() })?;
         }
         let hello = replica.hello()?;
         let (sink, stream) = ws.split();
@@ -247,11 +222,7 @@ impl Client {
             let _ = timeout(Duration::from_secs(2), writer).await;
             result
         });
-        Ok(Client {
-            commands,
-            status,
-            task,
-        })
+        Ok(Client { commands, status, task })
     }
 
     pub fn status(&self) -> Status {
@@ -259,11 +230,7 @@ impl Client {
     }
 
     /// Waits until `ready` holds, failing if the client stops first or `limit` passes.
-    pub async fn wait_for(
-        &self,
-        ready: impl Fn(&Status) -> bool,
-        limit: Duration,
-    ) -> anyhow::Result<Status> {
+    pub async fn wait_for(&self, ready: impl Fn(&Status) -> bool, limit: Duration) -> anyhow::Result<Status> {
         let mut status = self.status.clone();
         let waited = timeout(limit, status.wait_for(|s| ready(s) || s.ended.is_some())).await;
         let status = waited
@@ -278,18 +245,11 @@ impl Client {
     }
 
     async fn command(&self, command: Command) -> anyhow::Result<()> {
-        self.commands
-            .send(command)
-            .await
-            .map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
+        self.commands.send(command).await.map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
     }
 
     fn ended_reason(&self) -> String {
-        self.status
-            .borrow()
-            .ended
-            .clone()
-            .unwrap_or_else(|| "unknown".into())
+        self.status.borrow().ended.clone().unwrap_or_else(|| "unknown".into())
     }
 
     /// Creates the notebook's code cell if the document has none.
@@ -311,16 +271,8 @@ impl Client {
         id_prefix: String,
     ) -> anyhow::Result<Instant> {
         let (done, finished) = oneshot::channel();
-        self.command(Command::Type {
-            count,
-            cell_every,
-            id_prefix,
-            done,
-        })
-        .await?;
-        finished
-            .await
-            .map_err(|_| anyhow!("client stopped while typing: {}", self.ended_reason()))
+        self.command(Command::Type { count, cell_every, id_prefix, done }).await?;
+        finished.await.map_err(|_| anyhow!("client stopped while typing: {}", self.ended_reason()))
     }
 
     /// Sends a sync step 1 and returns when the server's step 2 answer arrives. The server
@@ -328,28 +280,21 @@ impl Client {
     pub async fn round_trip(&self) -> anyhow::Result<Instant> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::RoundTrip(tx)).await?;
-        rx.await.map_err(|_| {
-            anyhow!(
-                "client stopped before the server answered: {}",
-                self.ended_reason()
-            )
-        })
+        rx.await.map_err(|_| anyhow!("client stopped before the server answered: {}", self.ended_reason()))
     }
 
     /// The document's state vector and encoded size.
     pub async fn snapshot(&self) -> anyhow::Result<(StateVector, usize)> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::Snapshot(tx)).await?;
-        rx.await
-            .map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
+        rx.await.map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
     }
 
     /// The text of the cell timed edits go into.
     pub async fn source_text(&self) -> anyhow::Result<Option<String>> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::SourceText(tx)).await?;
-        rx.await
-            .map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
+        rx.await.map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
     }
 
     /// Closes the connection (with a close frame) and waits briefly for the tasks to end.
@@ -421,10 +366,7 @@ impl Worker {
     }
 
     async fn send(&self, frame: Vec<u8>) -> anyhow::Result<()> {
-        self.out
-            .send(WsMessage::binary(frame))
-            .await
-            .map_err(|_| anyhow!("connection writer stopped"))
+        self.out.send(WsMessage::binary(frame)).await.map_err(|_| anyhow!("connection writer stopped"))
     }
 
     async fn on_frame(&mut self, data: &[u8]) -> anyhow::Result<()> {
@@ -461,10 +403,8 @@ impl Worker {
 
     fn refresh_source(&mut self) {
         if self.source.is_none() {
-            self.source = notebook::first_source(
-                &yrs::Transact::transact(self.replica.doc()),
-                self.replica.cells(),
-            );
+            self.source =
+                notebook::first_source(&yrs::Transact::transact(self.replica.doc()), self.replica.cells());
             if self.source.is_some() {
                 self.status.send_modify(|s| s.has_source = true);
             }
@@ -484,31 +424,18 @@ impl Worker {
             }
             Command::Pace(pace) => {
                 if self.timed.is_none() || self.source.is_none() {
-                    bail!(
-                        "client {} cannot make timed edits: no edit log or no cell",
-                        self.index
-                    );
+                    bail!("client {} cannot make timed edits: no edit log or no cell", self.index);
                 }
                 self.pace = Some((pace, 0));
                 self.status.send_modify(|s| s.pacing = true);
                 // Tick about once per edit, but no faster than 1 ms (tokio's timer resolution)
                 // and no slower than 10 ms (which bounds how late an edit can start).
                 let period = Duration::from_secs_f64(1.0 / pace.per_sec.max(1e-3));
-                return Ok(Some(
-                    period.clamp(Duration::from_millis(1), Duration::from_millis(10)),
-                ));
+                return Ok(Some(period.clamp(Duration::from_millis(1), Duration::from_millis(10))));
             }
-            Command::Type {
-                count,
-                cell_every,
-                id_prefix,
-                done,
-            } => {
-                self.typing = Some(Typing {
-                    typist: Typist::new(cell_every, id_prefix),
-                    remaining: count,
-                    done,
-                });
+            Command::Type { count, cell_every, id_prefix, done } => {
+                self.typing =
+                    Some(Typing { typist: Typist::new(cell_every, id_prefix), remaining: count, done });
             }
             Command::RoundTrip(waiter) => {
                 self.round_trips.push_back(waiter);
@@ -534,9 +461,8 @@ impl Worker {
         if now < pace.first {
             return Ok(());
         }
-        let total = ((pace.until.saturating_duration_since(pace.first)).as_secs_f64()
-            * pace.per_sec)
-            .ceil() as u64;
+        let total =
+            ((pace.until.saturating_duration_since(pace.first)).as_secs_f64() * pace.per_sec).ceil() as u64;
         let elapsed = now.min(pace.until).saturating_duration_since(pace.first);
         let due = ((elapsed.as_secs_f64() * pace.per_sec).floor() as u64 + 1).min(total);
         let batch = due.saturating_sub(made).min(EDITS_PER_ROUND);
@@ -557,20 +483,12 @@ impl Worker {
         let (Some(timed), Some(source)) = (&self.timed, &self.source) else {
             bail!("timed edit without an edit log or a cell");
         };
-        let id = EditId {
-            client: self.index,
-            seq: self.next_seq,
-        };
+        let id = EditId { client: self.index, seq: self.next_seq };
         self.next_seq += 1;
         let (update, clock) = notebook::prepend(self.replica.doc(), source, &timed.run.marker(id));
         let clock = clock.ok_or_else(|| anyhow!("an edit inserted nothing"))?;
-        let key = EditKey {
-            client: self.replica.doc().client_id(),
-            clock,
-        };
-        lock(&timed.log)
-            .sent
-            .push((key, micros_since(timed.epoch, Instant::now())));
+        let key = EditKey { client: self.replica.doc().client_id(), clock };
+        lock(&timed.log).sent.push((key, micros_since(timed.epoch, Instant::now())));
         self.send(Replica::update_message(update)).await
     }
 
@@ -583,11 +501,7 @@ impl Worker {
         typing.remaining -= batch;
         let frames: Vec<Vec<u8>> = (0..batch)
             .map(|_| {
-                Replica::update_message(
-                    typing
-                        .typist
-                        .next_edit(self.replica.doc(), self.replica.cells()),
-                )
+                Replica::update_message(typing.typist.next_edit(self.replica.doc(), self.replica.cells()))
             })
             .collect();
         for frame in frames {
@@ -624,10 +538,7 @@ async fn write_frames(
         }
         sink.flush().await?;
     }
-    let close = CloseFrame {
-        code: CloseCode::Normal,
-        reason: "loadgen done".into(),
-    };
+    let close = CloseFrame { code: CloseCode::Normal, reason: "loadgen done".into() };
     sink.send(WsMessage::Close(Some(close))).await?;
     Ok(())
 }

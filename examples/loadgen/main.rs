@@ -100,27 +100,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Value> {
-    let Common {
-        url,
-        token,
-        server_pid,
-        max_seconds,
-        talkbook_api,
-    } = cli.common;
+    let Common { url, token, server_pid, max_seconds, talkbook_api } = cli.common;
     let limit = Duration::from_secs(max_seconds);
     let deadline = Instant::now() + limit.saturating_sub(WIND_DOWN);
-    let api = talkbook_api
-        .map(|base| TalkbookApi::new(&base, token.clone()))
-        .transpose()?;
-    let ctx = Context::new(
-        Target {
-            base_url: url,
-            token,
-        },
-        server_pid,
-        deadline,
-        api,
-    );
+    let api = talkbook_api.map(|base| TalkbookApi::new(&base, token.clone())).transpose()?;
+    let ctx = Context::new(Target { base_url: url, token }, server_pid, deadline, api);
     let scenario = async {
         match &cli.scenario {
             Scenario::Fanout(args) => scenarios::fanout::run(&ctx, args).await,

@@ -82,10 +82,7 @@ mod tests {
     fn markers_round_trip_even_back_to_back() {
         let tag = RunTag("abc".into());
         let a = EditId { client: 3, seq: 17 };
-        let b = EditId {
-            client: 0,
-            seq: 4_000_000,
-        };
+        let b = EditId { client: 0, seq: 4_000_000 };
         let text = format!("{}{}", tag.marker(a), tag.marker(b));
         assert_eq!(found(&tag, &text), vec![a, b]);
     }

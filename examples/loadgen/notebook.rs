@@ -7,8 +7,8 @@
 //! edit must reach the server as its own update, as typed keystrokes do.
 
 use yrs::{
-    Any, Array, ArrayPrelim, ArrayRef, Doc, In, Map, MapPrelim, MapRef, Out, ReadTxn, Text,
-    TextPrelim, TextRef, Transact,
+    Any, Array, ArrayPrelim, ArrayRef, Doc, In, Map, MapPrelim, MapRef, Out, ReadTxn, Text, TextPrelim,
+    TextRef, Transact,
 };
 
 /// Origin given to this client's own transactions, so that observers can tell them from
@@ -110,11 +110,7 @@ const BACKSPACE_EVERY: u64 = 23;
 
 impl Typist {
     pub fn new(cell_every: u64, id_prefix: String) -> Self {
-        Typist {
-            typed: 0,
-            cell_every: cell_every.max(1),
-            id_prefix,
-        }
+        Typist { typed: 0, cell_every: cell_every.max(1), id_prefix }
     }
 
     pub fn next_edit(&mut self, doc: &Doc, cells: &ArrayRef) -> Vec<u8> {
@@ -124,10 +120,7 @@ impl Typist {
         let source = match last_source(&txn, cells) {
             Some(source) if !n.is_multiple_of(self.cell_every) => source,
             _ => {
-                cells.push_back(
-                    &mut txn,
-                    code_cell(&format!("{}-{}", self.id_prefix, n), ""),
-                );
+                cells.push_back(&mut txn, code_cell(&format!("{}-{}", self.id_prefix, n), ""));
                 return txn.encode_update_v1();
             }
         };
@@ -156,19 +149,13 @@ mod tests {
 
         let other = Doc::new();
         let other_cells = other.get_or_insert_array("cells");
-        other
-            .transact_mut()
-            .apply_update(Update::decode_v1(&update).expect("decodes"))
-            .expect("applies");
+        other.transact_mut().apply_update(Update::decode_v1(&update).expect("decodes")).expect("applies");
         let source = first_source(&other.transact(), &other_cells).expect("has source");
         let mine = first_source(&doc.transact(), &cells).expect("source");
         let clock_before = doc.transact().state_vector().get(&doc.client_id());
         let (edit, clock) = prepend(&doc, &mine, "hi");
         assert_eq!(clock, Some(clock_before));
-        other
-            .transact_mut()
-            .apply_update(Update::decode_v1(&edit).expect("decodes"))
-            .expect("applies");
+        other.transact_mut().apply_update(Update::decode_v1(&edit).expect("decodes")).expect("applies");
         assert_eq!(source.get_string(&other.transact()), "hi");
     }
 

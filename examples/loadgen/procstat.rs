@@ -41,8 +41,8 @@ impl Proc {
     pub fn memory_kb(&self) -> anyhow::Result<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.0))
             .with_context(|| format!("reading /proc/{}/status", self.0))?;
-        let rss = status_kb(&status, "VmRSS:")
-            .ok_or_else(|| anyhow!("no VmRSS in /proc/{}/status", self.0))?;
+        let rss =
+            status_kb(&status, "VmRSS:").ok_or_else(|| anyhow!("no VmRSS in /proc/{}/status", self.0))?;
         let hwm = status_kb(&status, "VmHWM:").unwrap_or(rss);
         Ok((rss, hwm))
     }
@@ -52,10 +52,8 @@ impl Proc {
 /// parentheses and may itself contain spaces or parentheses, so fields are counted from the
 /// last `)`.
 fn parse_cpu_ticks(stat: &str) -> anyhow::Result<u64> {
-    let after_name = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or_else(|| anyhow!("odd /proc stat line"))?;
+    let after_name =
+        stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| anyhow!("odd /proc stat line"))?;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // fields[0] is field 3 (state), so field N is fields[N - 3].
     let field = |n: usize| -> anyhow::Result<u64> {
@@ -99,14 +97,7 @@ impl Watch {
                 }
             })
         };
-        Ok(Watch {
-            proc,
-            started,
-            cpu_start,
-            rss_start,
-            peak_rss,
-            sampler,
-        })
+        Ok(Watch { proc, started, cpu_start, rss_start, peak_rss, sampler })
     }
 
     /// Figures since [`Watch::start`], as JSON fields named `{prefix}_…`.
@@ -118,10 +109,7 @@ impl Watch {
         let wall = self.started.elapsed().as_secs_f64();
         into.insert(format!("{prefix}_cpu_s"), json!(round3(cpu)));
         // Percent of one core over the watched interval (200 = both cores of a 2-core box).
-        into.insert(
-            format!("{prefix}_cpu_percent"),
-            json!(round3(100.0 * cpu / wall.max(1e-9))),
-        );
+        into.insert(format!("{prefix}_cpu_percent"), json!(round3(100.0 * cpu / wall.max(1e-9))));
         into.insert(format!("{prefix}_rss_start_kb"), json!(self.rss_start));
         into.insert(format!("{prefix}_rss_end_kb"), json!(rss));
         into.insert(format!("{prefix}_rss_peak_kb"), json!(peak));
@@ -133,9 +121,7 @@ impl Watch {
 /// Starts watching the server (if a pid was given) and the load generator itself, whose
 /// CPU use tells whether it, rather than the server, was the bottleneck on a small machine.
 pub fn watch_both(server_pid: Option<u32>) -> anyhow::Result<(Option<Watch>, Option<Watch>)> {
-    let server = server_pid
-        .map(|pid| Watch::start(Proc::pid(pid)))
-        .transpose()?;
+    let server = server_pid.map(|pid| Watch::start(Proc::pid(pid))).transpose()?;
     let own = Watch::start(Proc::current()).ok();
     Ok((server, own))
 }

@@ -65,10 +65,7 @@ impl Replica {
 
     /// Size of the whole document encoded as one update, a measure of what a new client loads.
     pub fn encoded_len(&self) -> usize {
-        self.doc()
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default())
-            .len()
+        self.doc().transact().encode_state_as_update_v1(&StateVector::default()).len()
     }
 
     /// The opening frames of a y-websocket client: sync step 1, then our awareness state.
@@ -76,10 +73,7 @@ impl Replica {
     /// of each frame.
     pub fn hello(&self) -> anyhow::Result<Vec<Vec<u8>>> {
         let awareness = self.awareness.update().context("encoding awareness")?;
-        Ok(vec![
-            self.sync_step1(),
-            Message::Awareness(awareness).encode_v1(),
-        ])
+        Ok(vec![self.sync_step1(), Message::Awareness(awareness).encode_v1()])
     }
 
     /// A sync step 1 with our state vector; the server answers with what we lack.
@@ -136,8 +130,7 @@ impl Replica {
                 let at = micros_since(watch.epoch, Instant::now());
                 let mut log = lock(&watch.log);
                 for (client, ranges) in txn.insert_set().iter() {
-                    log.seen
-                        .extend(ranges.iter().map(|range| (*client, range.clone(), at)));
+                    log.seen.extend(ranges.iter().map(|range| (*client, range.clone(), at)));
                 }
             })
             .map_err(|e| anyhow!("cannot observe the document: {e}"))
@@ -152,6 +145,5 @@ impl Replica {
 
 /// Whether `have` contains everything `want` does (every client's clock at least as far).
 pub fn covers(have: &StateVector, want: &StateVector) -> bool {
-    want.iter()
-        .all(|(client, clock)| have.get(client) >= *clock)
+    want.iter().all(|(client, clock)| have.get(client) >= *clock)
 }

@@ -35,11 +35,7 @@ impl Summary {
 
     /// The summary as JSON fields named `{prefix}_p50_ms` …, flat so that a JSON line can be
     /// read with `jq` or a spreadsheet without nesting.
-    pub fn insert_ms(
-        summary: Option<Summary>,
-        prefix: &str,
-        into: &mut serde_json::Map<String, Value>,
-    ) {
+    pub fn insert_ms(summary: Option<Summary>, prefix: &str, into: &mut serde_json::Map<String, Value>) {
         let field = |v: Option<f64>| v.map_or(Value::Null, |v| json!(round3(v)));
         into.insert(format!("{prefix}_p50_ms"), field(summary.map(|s| s.p50)));
         into.insert(format!("{prefix}_p90_ms"), field(summary.map(|s| s.p90)));

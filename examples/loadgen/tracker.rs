@@ -79,10 +79,7 @@ pub struct Figures {
 
 impl Tracker {
     pub fn new(clients: usize) -> Self {
-        Tracker {
-            receivers: clients.saturating_sub(1) as u32,
-            edits: HashMap::new(),
-        }
+        Tracker { receivers: clients.saturating_sub(1) as u32, edits: HashMap::new() }
     }
 
     /// Moves everything the clients logged into the tracker. All sightings are taken before
@@ -90,21 +87,11 @@ impl Tracker {
     /// taken sighting refers to is taken in the same call. Sightings of anything else (the
     /// cell's creation, edits of an earlier, finished step) are ignored.
     pub fn absorb(&mut self, logs: &[SharedLog]) {
-        let seen: Vec<_> = logs
-            .iter()
-            .map(|log| std::mem::take(&mut lock(log).seen))
-            .collect();
+        let seen: Vec<_> = logs.iter().map(|log| std::mem::take(&mut lock(log).seen)).collect();
         for log in logs {
             for (key, at) in std::mem::take(&mut lock(log).sent) {
-                let edit = EditState {
-                    sent: at,
-                    seen_by: 0,
-                    last_seen: 0,
-                };
-                self.edits
-                    .entry(key.client)
-                    .or_default()
-                    .insert(key.clock, edit);
+                let edit = EditState { sent: at, seen_by: 0, last_seen: 0 };
+                self.edits.entry(key.client).or_default().insert(key.clock, edit);
             }
         }
         for (client, range, at) in seen.into_iter().flatten() {
@@ -120,11 +107,7 @@ impl Tracker {
 
     /// Sent edits that some client does not have yet.
     pub fn pending(&self) -> usize {
-        self.edits
-            .values()
-            .flat_map(BTreeMap::values)
-            .filter(|e| e.seen_by < self.receivers)
-            .count()
+        self.edits.values().flat_map(BTreeMap::values).filter(|e| e.seen_by < self.receivers).count()
     }
 
     /// Figures over all sent edits, then forgets them, so the next step starts afresh.
@@ -141,11 +124,7 @@ impl Tracker {
         }
         self.edits.clear();
         let complete = latencies_ms.len();
-        Figures {
-            sent,
-            lost: sent - complete,
-            latency: Summary::of(&mut latencies_ms),
-        }
+        Figures { sent, lost: sent - complete, latency: Summary::of(&mut latencies_ms) }
     }
 }
 
@@ -154,10 +133,7 @@ mod tests {
     use super::*;
 
     fn key(client: u64, clock: u32) -> EditKey {
-        EditKey {
-            client: ClientID::new(client),
-            clock,
-        }
+        EditKey { client: ClientID::new(client), clock }
     }
 
     #[test]
@@ -165,14 +141,9 @@ mod tests {
         let logs: Vec<SharedLog> = (0..3).map(|_| SharedLog::default()).collect();
         // Yjs client 7 sends two 10-character edits; client 1 gets both in one update,
         // client 2 only the first, late, plus the cell creation, which is no timed edit.
-        lock(&logs[0])
-            .sent
-            .extend([(key(7, 5), 1_000), (key(7, 15), 2_000)]);
+        lock(&logs[0]).sent.extend([(key(7, 5), 1_000), (key(7, 15), 2_000)]);
         lock(&logs[1]).seen.push((ClientID::new(7), 5..25, 3_000));
-        lock(&logs[2]).seen.extend([
-            (ClientID::new(7), 0..5, 500),
-            (ClientID::new(7), 5..15, 6_000),
-        ]);
+        lock(&logs[2]).seen.extend([(ClientID::new(7), 0..5, 500), (ClientID::new(7), 5..15, 6_000)]);
 
         let mut tracker = Tracker::new(3);
         tracker.absorb(&logs);

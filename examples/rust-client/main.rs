@@ -10,6 +10,8 @@
 //! yrs's own sync messages; the server does the rest. Running a cell arrives with the
 //! kernel bridge.
 
+#![allow(clippy::print_stdout)] // printing the notebook is what this example is for
+
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -46,7 +48,9 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let url = format!("{}/{}?token={}", args.url, args.notebook, args.token);
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.with_context(|| format!("cannot connect to {}", args.url))?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .with_context(|| format!("cannot connect to {}", args.url))?;
     let doc = NotebookDoc::new();
 
     // Sync step 1: tell the server what we have (nothing); it answers with step 2.
@@ -124,4 +128,3 @@ fn print_cells(doc: &NotebookDoc) {
         println!("[{}] {:<8} {author:>10}: {first_line}", cell.id, cell.kind.as_str());
     }
 }
-

@@ -46,7 +46,8 @@ pub async fn project_access(
     id: ProjectId,
 ) -> Result<(Project, Access), ApiError> {
     let Some(_caller) = caller else { return Err(ApiError::Unauthenticated) };
-    let project = state.store.project(id).await?.ok_or_else(|| ApiError::NotFound(format!("project {id}")))?;
+    let project =
+        state.store.project(id).await?.ok_or_else(|| ApiError::NotFound(format!("project {id}")))?;
     Ok((project, Access::Edit))
 }
 
@@ -58,13 +59,18 @@ pub async fn notebook_access(
     id: NotebookId,
 ) -> Result<(NotebookRow, Access), ApiError> {
     let Some(_caller) = caller else { return Err(ApiError::Unauthenticated) };
-    let notebook = state.store.notebook(id).await?.ok_or_else(|| ApiError::NotFound(format!("notebook {id}")))?;
+    let notebook =
+        state.store.notebook(id).await?.ok_or_else(|| ApiError::NotFound(format!("notebook {id}")))?;
     Ok((notebook, Access::Edit))
 }
 
 /// `Ok` for an instance administrator, else 403.
 pub fn require_admin(user: &User) -> Result<(), ApiError> {
-    if user.is_admin { Ok(()) } else { Err(ApiError::Forbidden("only an instance administrator may do this".into())) }
+    if user.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only an instance administrator may do this".into()))
+    }
 }
 
 #[cfg(test)]

@@ -26,8 +26,8 @@ pub const MAX_TOKEN_DAYS: u32 = 3650;
 
 /// Colours given to users, chosen to stay readable on light and dark backgrounds.
 const PALETTE: [&str; 12] = [
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42a5a5", "#f032e6", "#808000", "#9a6324", "#800000",
-    "#000075", "#d4a017",
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42a5a5", "#f032e6", "#808000", "#9a6324",
+    "#800000", "#000075", "#d4a017",
 ];
 
 /// Why an account operation was refused.
@@ -71,7 +71,9 @@ pub struct NewAccount {
 /// name always gets the same colour on every instance. FNV-1a rather than std's hasher,
 /// whose output is not promised to stay the same across Rust versions.
 pub fn color_for(name: &str) -> &'static str {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     PALETTE[(hash % PALETTE.len() as u64) as usize]
 }
 
@@ -85,10 +87,14 @@ pub fn generate_password() -> String {
 /// Refuses passwords that are too short to be worth having or long enough to be abuse.
 pub fn check_password(password: &str) -> Result<(), AccountError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AccountError::Password(format!("the password must have at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(AccountError::Password(format!(
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
+        )));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(AccountError::Password(format!("the password must not be longer than {MAX_PASSWORD_BYTES} bytes")));
+        return Err(AccountError::Password(format!(
+            "the password must not be longer than {MAX_PASSWORD_BYTES} bytes"
+        )));
     }
     Ok(())
 }
@@ -125,7 +131,11 @@ pub async fn set_password(store: &DynStore, user: UserId, password: &str) -> Res
 
 /// The user whose name and password these are, or `None`. An unknown name costs the same
 /// hashing work as a wrong password, so timing does not tell which one was wrong.
-pub async fn check_sign_in(store: &DynStore, name: &str, password: &str) -> Result<Option<User>, AccountError> {
+pub async fn check_sign_in(
+    store: &DynStore,
+    name: &str,
+    password: &str,
+) -> Result<Option<User>, AccountError> {
     let user = store.user_by_name(name).await?;
     let stored = match &user {
         Some(user) => store.password_hash(user.id).await?,

@@ -48,7 +48,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until `shutdown` resolves, then stops accepting, lets every room commit and
 /// checkpoint (closing its connections with 1001), and returns.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let rooms = state.rooms.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = router(state);
@@ -88,7 +92,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"error": {"code": "database_unavailable", "message": "the database is not reachable"}})),
+                axum::Json(
+                    serde_json::json!({"error": {"code": "database_unavailable", "message": "the database is not reachable"}}),
+                ),
             )
         }
     }

@@ -1,8 +1,8 @@
 //! Who is asking: passwords (argon2), tokens (random secrets stored as SHA-256 hashes) and
 //! the extractor that finds a caller's token in a header, a query parameter or a cookie.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
@@ -61,10 +61,10 @@ pub async fn user_for_token(store: &DynStore, secret: &str) -> StoreResult<Optio
 /// Finds the token a request carries: `Authorization: Bearer`, then `?token=`, then the
 /// session cookie.
 pub fn token_from_parts(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) {
-            return Some(token.trim().to_owned());
-        }
+    if let Some(value) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))
+    {
+        return Some(token.trim().to_owned());
     }
     if let Some(query) = parts.uri.query() {
         for pair in query.split('&') {
@@ -76,7 +76,8 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
     for header in parts.headers.get_all(COOKIE) {
         let Ok(cookies) = header.to_str() else { continue };
         for cookie in cookies.split(';') {
-            if let Some(value) = cookie.trim().strip_prefix(SESSION_COOKIE).and_then(|v| v.strip_prefix('=')) {
+            if let Some(value) = cookie.trim().strip_prefix(SESSION_COOKIE).and_then(|v| v.strip_prefix('='))
+            {
                 return Some(value.to_owned());
             }
         }
@@ -90,12 +91,13 @@ fn percent_decode(value: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = value.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = value.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

@@ -36,7 +36,9 @@ pub enum Command {
     /// `-` reads standard input or writes standard output (then the flag is required).
     /// Authorship is kept: .ipynb cells' `metadata.talkbook` becomes the document's
     /// provenance map and the other way round.
-    #[command(after_help = "Examples:\n  talkbook convert analysis.ipynb analysis.yjs\n  talkbook convert analysis.yjs analysis.ipynb\n  talkbook convert --from yjs --to ipynb - - < doc.bin > doc.ipynb")]
+    #[command(
+        after_help = "Examples:\n  talkbook convert analysis.ipynb analysis.yjs\n  talkbook convert analysis.yjs analysis.ipynb\n  talkbook convert --from yjs --to ipynb - - < doc.bin > doc.ipynb"
+    )]
     Convert {
         /// Input file (`-` for standard input).
         input: PathBuf,

@@ -67,8 +67,10 @@ pub struct UserPasswd {
 pub enum TokenCommand {
     /// Create a personal API token for a user and print its secret (only) on standard
     /// output; it is not shown again.
-    #[command(after_help = "Example:\n  TOKEN=$(talkbook token create alice --name ci --expires-days 90)\n  \
-                            curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/api/me")]
+    #[command(
+        after_help = "Example:\n  TOKEN=$(talkbook token create alice --name ci --expires-days 90)\n  \
+                            curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/api/me"
+    )]
     Create(TokenCreate),
 }
 
@@ -88,7 +90,9 @@ pub struct TokenCreate {
 
 /// `talkbook import`
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  talkbook import analysis.ipynb --project 1 --user alice --name 'Q3 analysis'")]
+#[command(
+    after_help = "Example:\n  talkbook import analysis.ipynb --project 1 --user alice --name 'Q3 analysis'"
+)]
 pub struct ImportArgs {
     /// The .ipynb file (`-` for standard input).
     pub file: PathBuf,
@@ -214,9 +218,9 @@ pub fn token(command: TokenCommand) -> anyhow::Result<()> {
             let user = find_user(&store, &args.user).await?;
             let (secret, token) =
                 accounts::create_personal_token(&store, user.id, &args.name, args.expires_days).await?;
-            let expiry = token
-                .expires_at
-                .map_or("never expires".to_owned(), |t| format!("expires {}", t.format("%Y-%m-%d %H:%M UTC")));
+            let expiry = token.expires_at.map_or("never expires".to_owned(), |t| {
+                format!("expires {}", t.format("%Y-%m-%d %H:%M UTC"))
+            });
             say(&format!("created token `{}` for {} ({expiry})", token.name, user.name))?;
             print_out(&format!("{secret}\n"))
         }),
@@ -233,8 +237,12 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
             bail!("project {project} does not exist");
         }
         let importer = find_user(&store, &args.user).await?;
-        let request =
-            ImportRequest { project, name: args.name.as_deref(), mode: args.mode.into(), importer: &importer };
+        let request = ImportRequest {
+            project,
+            name: args.name.as_deref(),
+            mode: args.mode.into(),
+            importer: &importer,
+        };
         let imported = notebooks::import(&store, request, bytes)
             .await
             .with_context(|| format!("cannot import {}", args.file.display()))?;

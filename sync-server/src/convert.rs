@@ -42,8 +42,8 @@ pub fn run(req: &Request) -> anyhow::Result<()> {
     let input = read_input(&req.input)?;
     let doc = match from {
         Format::Ipynb => {
-            let imported = ipynb::import(&input)
-                .with_context(|| format!("cannot import {}", req.input.display()))?;
+            let imported =
+                ipynb::import(&input).with_context(|| format!("cannot import {}", req.input.display()))?;
             for warning in &imported.warnings {
                 tracing::warn!("{}: {warning}", req.input.display());
             }
@@ -63,7 +63,10 @@ fn resolve(flag: Option<Format>, path: &Path, what: &str, flag_name: &str) -> an
     if let Some(format) = flag.or_else(|| Format::from_path(path)) {
         return Ok(format);
     }
-    bail!("cannot tell the {what} format of `{}` from its extension; use {flag_name} ipynb|yjs", path.display())
+    bail!(
+        "cannot tell the {what} format of `{}` from its extension; use {flag_name} ipynb|yjs",
+        path.display()
+    )
 }
 
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -88,4 +91,3 @@ fn write_output(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
-

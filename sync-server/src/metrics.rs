@@ -56,17 +56,49 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
         gauge(&mut out, "talkbook_rooms", "Notebook rooms in memory.", "gauge", self.rooms.load(Relaxed));
-        gauge(&mut out, "talkbook_connections", "Open WebSocket connections.", "gauge", self.connections.load(Relaxed));
-        gauge(&mut out, "talkbook_updates_accepted_total", "Client updates stored and broadcast.", "counter", self.updates_accepted.load(Relaxed));
-        gauge(&mut out, "talkbook_updates_rejected_total", "Client updates refused.", "counter", self.updates_rejected.load(Relaxed));
-        gauge(&mut out, "talkbook_committed_updates_total", "Updates written by group commit.", "counter", self.committed_updates.load(Relaxed));
-        let _ = writeln!(out, "# HELP talkbook_commit_seconds Duration of one group commit.\n# TYPE talkbook_commit_seconds histogram");
+        gauge(
+            &mut out,
+            "talkbook_connections",
+            "Open WebSocket connections.",
+            "gauge",
+            self.connections.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "talkbook_updates_accepted_total",
+            "Client updates stored and broadcast.",
+            "counter",
+            self.updates_accepted.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "talkbook_updates_rejected_total",
+            "Client updates refused.",
+            "counter",
+            self.updates_rejected.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "talkbook_committed_updates_total",
+            "Updates written by group commit.",
+            "counter",
+            self.committed_updates.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP talkbook_commit_seconds Duration of one group commit.\n# TYPE talkbook_commit_seconds histogram"
+        );
         for (bucket, bound) in self.commit_buckets.iter().zip(COMMIT_BUCKETS) {
-            let _ = writeln!(out, "talkbook_commit_seconds_bucket{{le=\"{bound}\"}} {}", bucket.load(Relaxed));
+            let _ =
+                writeln!(out, "talkbook_commit_seconds_bucket{{le=\"{bound}\"}} {}", bucket.load(Relaxed));
         }
         let count = self.commits.load(Relaxed);
         let _ = writeln!(out, "talkbook_commit_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "talkbook_commit_seconds_sum {}", self.commit_micros_sum.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "talkbook_commit_seconds_sum {}",
+            self.commit_micros_sum.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "talkbook_commit_seconds_count {count}");
         out
     }

@@ -26,7 +26,9 @@ pub fn name(what: &str, value: &str) -> Result<String, NameError> {
     }
     let chars = trimmed.chars().count();
     if chars > MAX_NAME_CHARS {
-        return Err(NameError(format!("the {what} is {chars} characters long; the limit is {MAX_NAME_CHARS}")));
+        return Err(NameError(format!(
+            "the {what} is {chars} characters long; the limit is {MAX_NAME_CHARS}"
+        )));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(NameError(format!("the {what} must not contain control characters")));
@@ -84,7 +86,10 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(name("notebook name", "  Analysis ").as_deref(), Ok("Analysis"));
         assert!(name("notebook name", "   ").is_err());
-        assert!(name("notebook name", &"é".repeat(MAX_NAME_CHARS)).is_ok(), "the limit counts characters, not bytes");
+        assert!(
+            name("notebook name", &"é".repeat(MAX_NAME_CHARS)).is_ok(),
+            "the limit counts characters, not bytes"
+        );
         assert!(name("notebook name", &"x".repeat(MAX_NAME_CHARS + 1)).is_err());
         let err = name("notebook name", "a\u{7}b").expect_err("bell is a control character");
         assert!(err.0.contains("control characters"), "{err}");

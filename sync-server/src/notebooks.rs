@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::names::{self, NameError};
-use crate::store::{DynStore, NewNotebook, NewUpdate, NotebookMode, NotebookRow, ProjectId, StoreError, User};
+use crate::store::{
+    DynStore, NewNotebook, NewUpdate, NotebookMode, NotebookRow, ProjectId, StoreError, User,
+};
 
 /// The kernelspec of a notebook when none is asked for.
 pub const DEFAULT_KERNELSPEC: &str = "python3";
@@ -46,7 +48,9 @@ pub enum NotebookError {
 impl From<NotebookError> for ApiError {
     fn from(err: NotebookError) -> Self {
         match err {
-            NotebookError::Invalid(e) => ApiError::Invalid { code: "invalid_notebook", message: e.to_string() },
+            NotebookError::Invalid(e) => {
+                ApiError::Invalid { code: "invalid_notebook", message: e.to_string() }
+            }
             NotebookError::Name(e) => ApiError::Invalid { code: "invalid_name", message: e.0 },
             NotebookError::Kernelspec(e) => ApiError::Invalid { code: "invalid_kernelspec", message: e.0 },
             NotebookError::Store(e) => e.into(),
@@ -74,7 +78,8 @@ pub async fn create_empty(store: &DynStore, new: NewEmpty<'_>) -> Result<Noteboo
         names::kernelspec(new.kernelspec.unwrap_or(DEFAULT_KERNELSPEC)).map_err(NotebookError::Kernelspec)?;
     let doc = NotebookDoc::from_notebook(&empty_notebook(&kernelspec), &HashMap::new())?;
     let first = FirstState { state: doc.encode_state(), client_id: doc.doc().client_id().get() };
-    let row = NewNotebook { project_id: new.project, name, mode: new.mode, kernelspec, created_by: new.creator.id };
+    let row =
+        NewNotebook { project_id: new.project, name, mode: new.mode, kernelspec, created_by: new.creator.id };
     store_new(store, &row, first, new.creator).await
 }
 
@@ -116,8 +121,13 @@ pub struct Imported {
 /// Imports `.ipynb` bytes as a new notebook of the project. Parsing and building the
 /// document run on the blocking pool: a large notebook takes a while and must not stall
 /// the server's other requests.
-pub async fn import(store: &DynStore, request: ImportRequest<'_>, bytes: Vec<u8>) -> Result<Imported, NotebookError> {
-    let name = request.name.map(|n| names::name("notebook name", n)).transpose().map_err(NotebookError::Name)?;
+pub async fn import(
+    store: &DynStore,
+    request: ImportRequest<'_>,
+    bytes: Vec<u8>,
+) -> Result<Imported, NotebookError> {
+    let name =
+        request.name.map(|n| names::name("notebook name", n)).transpose().map_err(NotebookError::Name)?;
     let importer = request.importer.clone();
     let prepared = tokio::task::spawn_blocking(move || prepare_import(&bytes, &importer, name))
         .await
@@ -195,7 +205,8 @@ pub fn authorship(
                 .get(&cell.id)
                 .filter(|claim| claim.author == importer.id && claim.author_name == importer.name)
                 .map_or(now, |claim| claim.created_at);
-            let provenance = Provenance { author: importer.id, author_name: importer.name.clone(), created_at };
+            let provenance =
+                Provenance { author: importer.id, author_name: importer.name.clone(), created_at };
             (cell.id.clone(), provenance)
         })
         .collect()
@@ -303,7 +314,8 @@ mod tests {
 
     #[test]
     fn export_reads_back_what_a_document_holds() {
-        let doc = NotebookDoc::from_notebook(&empty_notebook(DEFAULT_KERNELSPEC), &HashMap::new()).expect("doc");
+        let doc =
+            NotebookDoc::from_notebook(&empty_notebook(DEFAULT_KERNELSPEC), &HashMap::new()).expect("doc");
         let text = export_state(&doc.encode_state()).expect("export");
         let value: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(value["nbformat_minor"], json!(5));

@@ -20,7 +20,8 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
 async fn serve_async(config: ServeConfig) -> anyhow::Result<()> {
     let store = open_store(&config.db).await?;
     bootstrap_admin(&store, config.bind).await?;
-    let listener = TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
+    let listener =
+        TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %redact(&config.db.url()), "talkbook serving");
     eprintln!("Talkbook is running at http://{addr} (WebSocket: ws://{addr}/ws/NOTEBOOK_ID)");

@@ -50,7 +50,11 @@ pub async fn upgrade(
         .map_err(|_| ApiError::NotFound(format!("notebook `{notebook}`")))?;
     let (_, access) = crate::access::notebook_access(&state, Some(&auth.user), id).await?;
     access.require(Access::View)?;
-    let peer = Peer { conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed), user: auth.user, can_edit: access.can_edit() };
+    let peer = Peer {
+        conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+        user: auth.user,
+        can_edit: access.can_edit(),
+    };
     let limit = state.config.max_message_bytes;
     Ok(ws
         // tungstenite's 128 KiB default buffers per connection would make an idle room with
@@ -78,13 +82,15 @@ async fn serve(socket: WebSocket, state: AppState, id: NotebookId, peer: Peer) {
                 JoinError::Closing => close::GOING_AWAY,
             };
             closer.close(code, e.to_string());
-            write_loop(sink, frames_rx, closer, Arc::new(AtomicU32::new(0)), state.config.ping_interval()).await;
+            write_loop(sink, frames_rx, closer, Arc::new(AtomicU32::new(0)), state.config.ping_interval())
+                .await;
             return;
         }
     };
     METRICS.connections.fetch_add(1, Ordering::Relaxed);
     let missed_pongs = Arc::new(AtomicU32::new(0));
-    let writer = write_loop(sink, frames_rx, closer.clone(), missed_pongs.clone(), state.config.ping_interval());
+    let writer =
+        write_loop(sink, frames_rx, closer.clone(), missed_pongs.clone(), state.config.ping_interval());
     let reader = read_loop(stream, &room, conn_id, &outbox, missed_pongs, state.config.max_message_bytes);
     tokio::pin!(writer);
     tokio::pin!(reader);
@@ -132,7 +138,10 @@ async fn read_loop(
             }
         };
         if data.len() > limit {
-            outbox.closer.close(close::TOO_LARGE, format!("message of {} bytes is larger than {limit} bytes", data.len()));
+            outbox.closer.close(
+                close::TOO_LARGE,
+                format!("message of {} bytes is larger than {limit} bytes", data.len()),
+            );
             return;
         }
         let messages = match decode_frame(&data) {
@@ -199,12 +208,14 @@ fn refuse_edits_while_paused(messages: Vec<Message>, room: &RoomHandle, outbox: 
     if room.accepting() {
         return messages;
     }
-    let (edits, rest): (Vec<_>, Vec<_>) = messages.into_iter().partition(|m| {
-        matches!(m, Message::Sync(SyncMessage::SyncStep2(_) | SyncMessage::Update(_)))
-    });
+    let (edits, rest): (Vec<_>, Vec<_>) = messages
+        .into_iter()
+        .partition(|m| matches!(m, Message::Sync(SyncMessage::SyncStep2(_) | SyncMessage::Update(_))));
     if !edits.is_empty() {
         METRICS.updates_rejected.fetch_add(edits.len() as u64, Ordering::Relaxed);
-        let notice = Message::Auth(Some("database unavailable: edit not saved; it will sync when the database returns".into()));
+        let notice = Message::Auth(Some(
+            "database unavailable: edit not saved; it will sync when the database returns".into(),
+        ));
         outbox.send(Bytes::from(notice.encode_v1()));
     }
     rest

@@ -19,19 +19,26 @@ pub fn cli_manages_users_and_tokens_on_the_servers_database(backend: Backend) {
         .find_map(|l| l.strip_prefix("password: "))
         .unwrap_or_else(|| panic!("no generated password in {added}"))
         .to_owned();
-    let login = env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "carol", "password": password}));
+    let login =
+        env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "carol", "password": password}));
     login.expect(200);
     assert_eq!(login.json()["user"]["display_name"], json!("Carol C"));
 
     let dave = stdout(&env.cli(&["user", "add", "dave", "--admin", "--password-stdin"], "dave-password\n"));
     assert!(!dave.contains("password:"), "a password from stdin is not echoed: {dave}");
-    let login = env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "dave", "password": "dave-password"}));
+    let login = env.api.post_json(
+        "/api/auth/login",
+        Auth::None,
+        &json!({"name": "dave", "password": "dave-password"}),
+    );
     login.expect(200);
     assert_eq!(login.json()["user"]["is_admin"], json!(true));
 
     assert_eq!(failure(&env.cli(&["user", "add", "carol"], "")), "error: user `carol` already exists");
     assert!(failure(&env.cli(&["user", "add", "Bad Name"], "")).contains("not a valid user name"));
-    assert!(failure(&env.cli(&["user", "add", "erin", "--password-stdin"], "short\n")).contains("at least 8"));
+    assert!(
+        failure(&env.cli(&["user", "add", "erin", "--password-stdin"], "short\n")).contains("at least 8")
+    );
 
     let list = stdout(&env.cli(&["user", "list"], ""));
     let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split_whitespace().collect()).collect();
@@ -44,15 +51,23 @@ pub fn cli_manages_users_and_tokens_on_the_servers_database(backend: Backend) {
     let changed = env.cli(&["user", "passwd", "carol", "--password-stdin"], "carols-new-password\n");
     stdout(&changed);
     env.api
-        .post_json("/api/auth/login", Auth::None, &json!({"name": "carol", "password": "carols-new-password"}))
+        .post_json(
+            "/api/auth/login",
+            Auth::None,
+            &json!({"name": "carol", "password": "carols-new-password"}),
+        )
         .expect(200);
-    error_of(&env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "carol", "password": password})), 401);
+    error_of(
+        &env.api.post_json("/api/auth/login", Auth::None, &json!({"name": "carol", "password": password})),
+        401,
+    );
     assert_eq!(
         failure(&env.cli(&["user", "passwd", "zed", "--password-stdin"], "long-enough\n")),
         "error: there is no user named `zed`"
     );
 
-    let token = stdout(&env.cli(&["token", "create", "carol", "--name", "nightly", "--expires-days", "7"], ""));
+    let token =
+        stdout(&env.cli(&["token", "create", "carol", "--name", "nightly", "--expires-days", "7"], ""));
     assert_eq!(token.lines().count(), 1, "only the secret on stdout: {token}");
     let secret = token.trim();
     assert!(secret.starts_with("tb_"), "{secret}");
@@ -61,10 +76,17 @@ pub fn cli_manages_users_and_tokens_on_the_servers_database(backend: Backend) {
     assert_eq!(me.json()["name"], json!("carol"));
     let tokens = env.api.get("/api/me/tokens", Auth::Bearer(secret)).json();
     assert!(
-        tokens.as_array().expect("list").iter().any(|t| t["name"] == json!("nightly") && t["expires_at"].is_string()),
+        tokens
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|t| t["name"] == json!("nightly") && t["expires_at"].is_string()),
         "{tokens}"
     );
-    assert!(failure(&env.cli(&["token", "create", "carol", "--expires-days", "0"], "")).contains("1 to 3650 days"));
+    assert!(
+        failure(&env.cli(&["token", "create", "carol", "--expires-days", "0"], ""))
+            .contains("1 to 3650 days")
+    );
 }
 
 pub fn cli_imports_and_exports_like_the_api(backend: Backend) {
@@ -73,9 +95,10 @@ pub fn cli_imports_and_exports_like_the_api(backend: Backend) {
     let project = env.project(&env.admin, "cli");
     let original = notebooks_dir("valid").join("test4.5.ipynb");
     let file = original.to_str().expect("utf-8 path");
-    let id: i64 = stdout(
-        &env.cli(&["import", file, "--project", &project.to_string(), "--user", "bob", "--name", "From CLI"], ""),
-    )
+    let id: i64 = stdout(&env.cli(
+        &["import", file, "--project", &project.to_string(), "--user", "bob", "--name", "From CLI"],
+        "",
+    ))
     .trim()
     .parse()
     .expect("the notebook id on stdout");
@@ -99,9 +122,10 @@ pub fn cli_imports_and_exports_like_the_api(backend: Backend) {
     assert_eq!(to_stdout, from_api, "the CLI and the API export the same file");
 
     let invalid = notebooks_dir("invalid").join("invalid.ipynb");
-    let refused = failure(
-        &env.cli(&["import", invalid.to_str().expect("path"), "--project", &project.to_string(), "--user", "bob"], ""),
-    );
+    let refused = failure(&env.cli(
+        &["import", invalid.to_str().expect("path"), "--project", &project.to_string(), "--user", "bob"],
+        "",
+    ));
     assert!(refused.contains("invalid notebook: $.cells[0]"), "{refused}");
     assert_eq!(failure(&env.cli(&["export", "987654"], "")), "error: notebook 987654 does not exist");
     assert_eq!(
@@ -121,10 +145,15 @@ pub fn the_help_lists_every_admin_command() {
     let out = support::talkbook(&["--help".as_ref()]);
     let help = stdout(&out);
     for command in ["serve", "convert", "migrate", "user", "token", "import", "export"] {
-        assert!(help.lines().any(|l| l.trim_start().starts_with(command)), "`{command}` missing from:\n{help}");
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(command)),
+            "`{command}` missing from:\n{help}"
+        );
     }
     let user_help = stdout(&support::talkbook(&["user".as_ref(), "add".as_ref(), "--help".as_ref()]));
-    for flag in ["--display-name", "--admin", "--password-stdin", "--database", "--data-dir", "TALKBOOK_DATABASE_URL"] {
+    for flag in
+        ["--display-name", "--admin", "--password-stdin", "--database", "--data-dir", "TALKBOOK_DATABASE_URL"]
+    {
         assert!(user_help.contains(flag), "`{flag}` missing from `user add --help`:\n{user_help}");
     }
 }

@@ -17,7 +17,8 @@ pub fn every_valid_notebook_survives_import_and_export(backend: Backend) {
     std::fs::create_dir_all(&out_dir).expect("exports folder");
     for path in notebooks("valid") {
         let name = stem(&path);
-        let imported = env.import(&bob.token, project, &format!("?name={name}"), &std::fs::read(&path).expect("read"));
+        let imported =
+            env.import(&bob.token, project, &format!("?name={name}"), &std::fs::read(&path).expect("read"));
         imported.expect(201);
         let notebook = imported.json()["notebook"].clone();
         assert_eq!(notebook["name"], json!(name));
@@ -27,14 +28,20 @@ pub fn every_valid_notebook_survives_import_and_export(backend: Backend) {
         let export = env.api.get(&format!("/api/notebooks/{id}/ipynb"), Auth::Bearer(&bob.token));
         export.expect(200);
         assert_eq!(export.header("content-type").as_deref(), Some("application/x-ipynb+json"));
-        assert_eq!(export.header("content-disposition"), Some(format!("attachment; filename=\"{name}.ipynb\"")));
+        assert_eq!(
+            export.header("content-disposition"),
+            Some(format!("attachment; filename=\"{name}.ipynb\""))
+        );
         let exported = out_dir.join(format!("{name}.ipynb"));
         std::fs::write(&exported, export.body()).expect("write export");
         let warnings = imported.json()["warnings"].clone();
         if name == FUTURE_NOTEBOOK {
             // Parts 4.5 cannot hold are dropped, and the reply says so; the rest must be a
             // valid 4.5 notebook.
-            assert!(warnings.to_string().contains("$.cells[9]: dropped a cell of type `future cell`"), "{warnings}");
+            assert!(
+                warnings.to_string().contains("$.cells[9]: dropped a cell of type `future cell`"),
+                "{warnings}"
+            );
             assert_equivalent(&exported, &exported);
         } else {
             assert_equivalent(&path, &exported);
@@ -75,8 +82,12 @@ pub fn the_importer_authors_every_cell_unless_the_claim_is_their_own(backend: Ba
     let alice = env.user("alice");
     let bob = env.user("bob");
     let project = env.project(&bob.token, "imports");
-    let claims =
-        [Some((bob.user.id.0, "bob")), Some((alice.user.id.0, "alice")), None, Some((bob.user.id.0, "mallory"))];
+    let claims = [
+        Some((bob.user.id.0, "bob")),
+        Some((alice.user.id.0, "alice")),
+        None,
+        Some((bob.user.id.0, "mallory")),
+    ];
     let imported = env.import(&bob.token, project, "", &claimed_notebook(Some("Quarterly report"), &claims));
     imported.expect(201);
     let body = imported.json();
@@ -95,20 +106,24 @@ pub fn the_importer_authors_every_cell_unless_the_claim_is_their_own(backend: Ba
         );
         assert_eq!(cell["metadata"]["tags"], json!(["t"]), "other metadata is kept");
     }
-    let created = |i: usize| cells[i]["metadata"]["talkbook"]["created_at"].as_str().expect("created_at").to_owned();
+    let created =
+        |i: usize| cells[i]["metadata"]["talkbook"]["created_at"].as_str().expect("created_at").to_owned();
     assert_eq!(created(0), "2021-02-03T04:05:06.000Z", "bob's own claim keeps its time");
     for i in 1..4 {
         assert_ne!(created(i), "2021-02-03T04:05:06.000Z", "cell {i}: a claim for someone else is not kept");
     }
 
     // The same title again is taken; without a title the default name is used.
-    let (code, _) =
-        error_of(&env.import(&bob.token, project, "", &claimed_notebook(Some("Quarterly report"), &[None])), 409);
+    let (code, _) = error_of(
+        &env.import(&bob.token, project, "", &claimed_notebook(Some("Quarterly report"), &[None])),
+        409,
+    );
     assert_eq!(code, "conflict");
     let untitled = env.import(&bob.token, project, "", &claimed_notebook(None, &[None]));
     untitled.expect(201);
     assert_eq!(untitled.json()["notebook"]["name"], json!("Imported notebook"));
-    let (code, _) = error_of(&env.import(&bob.token, project, "?name=%20", &claimed_notebook(None, &[None])), 422);
+    let (code, _) =
+        error_of(&env.import(&bob.token, project, "?name=%20", &claimed_notebook(None, &[None])), 422);
     assert_eq!(code, "invalid_name");
     error_of(&env.import(&bob.token, 999_999, "", &claimed_notebook(None, &[None])), 404);
     error_of(&env.import("tb_nobody", project, "", &claimed_notebook(None, &[None])), 401);
@@ -122,7 +137,10 @@ pub fn invalid_notebooks_are_refused_naming_the_problem_and_path(backend: Backen
     let invalid = std::fs::read(notebooks_dir("invalid").join("invalid.ipynb")).expect("read");
     let (code, message) = error_of(&env.import(&bob.token, project, "", &invalid), 422);
     assert_eq!(code, "invalid_notebook");
-    assert!(message.contains("$.cells[0]") && message.contains("source"), "names the path and the problem: {message}");
+    assert!(
+        message.contains("$.cells[0]") && message.contains("source"),
+        "names the path and the problem: {message}"
+    );
 
     let (code, message) = error_of(&env.import(&bob.token, project, "", b"{\"cells\": ["), 422);
     assert_eq!(code, "invalid_notebook");

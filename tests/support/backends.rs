@@ -38,17 +38,11 @@ where
     let admin = admin_url();
     let name = database_name();
     admin_sql(&admin, &format!("CREATE DATABASE {name}")).await;
-    let store = store::open(&database_url(&admin, &name))
-        .await
-        .expect("open PostgreSQL store");
+    let store = store::open(&database_url(&admin, &name)).await.expect("open PostgreSQL store");
     store.migrate().await.expect("migrate PostgreSQL store");
     let outcome = tokio::spawn(body(store)).await;
     // FORCE: connections of the dropped store's pool may still be closing.
-    admin_sql(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    )
-    .await;
+    admin_sql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     if let Err(err) = outcome {
         std::panic::resume_unwind(err.into_panic());
     }
@@ -81,22 +75,13 @@ pub fn database_name() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .subsec_nanos();
-    format!(
-        "talkbook_test_{}_{}_{}",
-        std::process::id(),
-        nanos,
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("talkbook_test_{}_{}_{}", std::process::id(), nanos, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The admin URL with its database replaced by `name`.
 pub fn database_url(admin: &str, name: &str) -> String {
-    let (without_query, query) = admin
-        .split_once('?')
-        .map_or((admin, None), |(a, q)| (a, Some(q)));
-    let (server, _) = without_query
-        .rsplit_once('/')
-        .expect("a postgres:// URL with a database");
+    let (without_query, query) = admin.split_once('?').map_or((admin, None), |(a, q)| (a, Some(q)));
+    let (server, _) = without_query.rsplit_once('/').expect("a postgres:// URL with a database");
     match query {
         Some(q) => format!("{server}/{name}?{q}"),
         None => format!("{server}/{name}"),
@@ -106,9 +91,7 @@ pub fn database_url(admin: &str, name: &str) -> String {
 /// Runs one statement on the cluster's admin database.
 pub async fn admin_sql(admin: &str, sql: &str) {
     let mut conn = PgConnection::connect(admin).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot reach the test PostgreSQL at {admin} ({e}): is scripts/test's cluster running?"
-        )
+        panic!("cannot reach the test PostgreSQL at {admin} ({e}): is scripts/test's cluster running?")
     });
     sqlx::query(AssertSqlSafe(sql.to_owned()))
         .execute(&mut conn)

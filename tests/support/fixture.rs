@@ -42,7 +42,8 @@ impl Fixture {
     }
 
     pub fn client(&self, kind: Kind, name: &str, user: &TestUser) -> YClient {
-        let mut client = YClient::start(kind, name, &self.server.ws(), &self.notebook.to_string(), Some(&user.token));
+        let mut client =
+            YClient::start(kind, name, &self.server.ws(), &self.notebook.to_string(), Some(&user.token));
         client.connect();
         client
     }
@@ -66,7 +67,8 @@ pub fn stored_cells(doc: &doc_model::NotebookDoc) -> Value {
     let exported = doc_model::ipynb::export(&doc.read(), &Default::default());
     let mut cells = exported["cells"].clone();
     for cell in cells.as_array_mut().expect("cells") {
-        let source: String = cell["source"].as_array().expect("lines").iter().filter_map(Value::as_str).collect();
+        let source: String =
+            cell["source"].as_array().expect("lines").iter().filter_map(Value::as_str).collect();
         cell["source"] = json!(source);
         if let Some(outputs) = cell.get_mut("outputs") {
             *outputs = json!(outputs.as_array().cloned().unwrap_or_default());
@@ -74,4 +76,3 @@ pub fn stored_cells(doc: &doc_model::NotebookDoc) -> Value {
     }
     cells
 }
-

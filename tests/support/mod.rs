@@ -41,7 +41,11 @@ pub fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let venv = repo_root().join(".venv/bin/python");
-    assert!(venv.exists(), "no project Python at {}: run scripts/test (or scripts/python-env) first", venv.display());
+    assert!(
+        venv.exists(),
+        "no project Python at {}: run scripts/test (or scripts/python-env) first",
+        venv.display()
+    );
     venv
 }
 

@@ -8,7 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use sync_server::store::{self, DynStore, NewNotebook, NewProject, NewToken, NewUser, NotebookId, NotebookMode, ProjectId, TokenKind, User, Visibility};
+use sync_server::store::{
+    self, DynStore, NewNotebook, NewProject, NewToken, NewUser, NotebookId, NotebookMode, ProjectId,
+    TokenKind, User, Visibility,
+};
 
 /// The storage backends every server test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +58,14 @@ impl TestDb {
     pub async fn set_reachable(&self, reachable: bool) {
         let name = self.pg_name.as_ref().expect("only a PostgreSQL database can be made unreachable");
         let admin = super::backends::admin_url();
-        super::backends::admin_sql(&admin, &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}")).await;
+        super::backends::admin_sql(&admin, &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}"))
+            .await;
         if !reachable {
-            super::backends::admin_sql(&admin, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")).await;
+            super::backends::admin_sql(
+                &admin,
+                &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+            )
+            .await;
         }
     }
 
@@ -75,7 +83,10 @@ impl Drop for TestDb {
             let admin = super::backends::admin_url();
             // Drop runs outside any runtime: use a small one of its own.
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(super::backends::admin_sql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+            rt.block_on(super::backends::admin_sql(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ));
         }
     }
 }
@@ -100,7 +111,13 @@ pub async fn add_user(store: &DynStore, name: &str) -> TestUser {
         .expect("create user");
     let (token, hash) = sync_server::auth::new_token_secret();
     store
-        .create_token(&NewToken { user_id: user.id, kind: TokenKind::Personal, name: "test".into(), hash, expires_at: None })
+        .create_token(&NewToken {
+            user_id: user.id,
+            kind: TokenKind::Personal,
+            name: "test".into(),
+            hash,
+            expires_at: None,
+        })
         .await
         .expect("create token");
     TestUser { user, token }
@@ -108,7 +125,12 @@ pub async fn add_user(store: &DynStore, name: &str) -> TestUser {
 
 pub async fn add_project(store: &DynStore, owner: &TestUser) -> ProjectId {
     store
-        .create_project(&NewProject { owner_id: owner.user.id, name: "project".into(), description: String::new(), visibility: Visibility::Private })
+        .create_project(&NewProject {
+            owner_id: owner.user.id,
+            name: "project".into(),
+            description: String::new(),
+            visibility: Visibility::Private,
+        })
         .await
         .expect("create project")
         .id
@@ -118,12 +140,25 @@ pub async fn add_project(store: &DynStore, owner: &TestUser) -> ProjectId {
 /// first update of its log.
 pub async fn add_notebook(store: &DynStore, project: ProjectId, owner: &TestUser, name: &str) -> NotebookId {
     let row = store
-        .create_notebook(&NewNotebook { project_id: project, name: name.into(), mode: NotebookMode::Thread, kernelspec: "python3".into(), created_by: owner.user.id })
+        .create_notebook(&NewNotebook {
+            project_id: project,
+            name: name.into(),
+            mode: NotebookMode::Thread,
+            kernelspec: "python3".into(),
+            created_by: owner.user.id,
+        })
         .await
         .expect("create notebook");
-    let doc = doc_model::NotebookDoc::from_notebook(&doc_model::Notebook::default(), &Default::default()).expect("doc");
+    let doc = doc_model::NotebookDoc::from_notebook(&doc_model::Notebook::default(), &Default::default())
+        .expect("doc");
     store
-        .append_updates(&[store::NewUpdate { notebook_id: row.id, user_id: Some(owner.user.id), client_ids: vec![doc.doc().client_id().get()], at: chrono::Utc::now(), data: doc.encode_state() }])
+        .append_updates(&[store::NewUpdate {
+            notebook_id: row.id,
+            user_id: Some(owner.user.id),
+            client_ids: vec![doc.doc().client_id().get()],
+            at: chrono::Utc::now(),
+            data: doc.encode_state(),
+        }])
         .await
         .expect("initial update");
     row.id
@@ -146,7 +181,8 @@ impl TestServer {
 
     /// Starts a server with extra `TALKBOOK_*` settings.
     pub fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Self {
-        let extra_env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let extra_env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let (child, addr) = spawn(&db.url, &db.dir().join("data"), &extra_env, "127.0.0.1:0");
         Self { child, addr, db_url: db.url.clone(), data_dir: db.dir().join("data"), extra_env }
     }
@@ -201,7 +237,12 @@ impl Drop for TestServer {
 }
 
 /// Spawns `talkbook serve` and waits for the line that says where it listens.
-fn spawn(db_url: &str, data_dir: &std::path::Path, env: &[(String, String)], bind: &str) -> (Child, SocketAddr) {
+fn spawn(
+    db_url: &str,
+    data_dir: &std::path::Path,
+    env: &[(String, String)],
+    bind: &str,
+) -> (Child, SocketAddr) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_talkbook"));
     command
         .args(["serve", "--bind", bind, "--database", db_url])
@@ -220,13 +261,11 @@ fn spawn(db_url: &str, data_dir: &std::path::Path, env: &[(String, String)], bin
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(rest) = line.split("Talkbook is running at http://").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
-                        let _ = tx.send(Ok(addr));
-                        sent = true;
-                        continue;
-                    }
+                if !sent && let Some(rest) = line.split("Talkbook is running at http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = tx.send(Ok(addr));
+                    sent = true;
+                    continue;
                 }
                 eprintln!("[server] {line}");
             }

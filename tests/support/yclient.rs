@@ -49,7 +49,9 @@ impl YClient {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the {kind:?} client (run scripts/test to install it): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start the {kind:?} client (run scripts/test to install it): {e}")
+            });
         let stdin = child.stdin.take().expect("stdin");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         Self { name: name.to_owned(), child, stdin, stdout, next_id: 1 }
@@ -100,7 +102,9 @@ impl YClient {
     pub fn expect_close(&mut self, code: u16) -> Value {
         for _ in 0..200 {
             let events = self.events();
-            if let Some(e) = events.iter().find(|e| e["type"] == "connection-close" && e["code"] == json!(code)) {
+            if let Some(e) =
+                events.iter().find(|e| e["type"] == "connection-close" && e["code"] == json!(code))
+            {
                 return e.clone();
             }
             std::thread::sleep(std::time::Duration::from_millis(50));

@@ -40,7 +40,10 @@ fn keep_cell(cell: &mut Value, path: &str, warnings: &mut Vec<String>) -> bool {
         Some("code") => CODE_KEYS,
         Some("markdown" | "raw") => TEXT_CELL_KEYS,
         other => {
-            warnings.push(format!("{path}: dropped a cell of type {} that nbformat 4.5 does not define", describe(other)));
+            warnings.push(format!(
+                "{path}: dropped a cell of type {} that nbformat 4.5 does not define",
+                describe(other)
+            ));
             return false;
         }
     };
@@ -65,7 +68,10 @@ fn keep_output(output: &mut Value, path: &str, warnings: &mut Vec<String>) -> bo
             true
         }
         None => {
-            warnings.push(format!("{path}: dropped an output of type {} that nbformat 4.5 does not define", describe(output_type)));
+            warnings.push(format!(
+                "{path}: dropped an output of type {} that nbformat 4.5 does not define",
+                describe(output_type)
+            ));
             false
         }
     }

@@ -160,8 +160,10 @@ fn upgrade_cell(cell: &Value, at: &JsonPath) -> Checked<Value> {
         "markdown" | "html" => text_cell("markdown", cell, metadata, at),
         "raw" | "plaintext" => text_cell("raw", cell, metadata, at),
         "heading" => upgrade_heading_cell(cell, metadata, at),
-        other => Err(type_at
-            .invalid(format!("unknown cell type {} (expected code, markdown, raw or heading)", Value::from(other)))),
+        other => Err(type_at.invalid(format!(
+            "unknown cell type {} (expected code, markdown, raw or heading)",
+            Value::from(other)
+        ))),
     }
 }
 
@@ -193,7 +195,9 @@ fn heading_level(value: &Value, at: &JsonPath) -> Checked<usize> {
         .as_u64()
         .and_then(|level| usize::try_from(level).ok())
         .filter(|level| (1..=MAX_HEADING_LEVEL).contains(level))
-        .ok_or_else(|| at.invalid(format!("heading level must be 1 to {MAX_HEADING_LEVEL}, found {}", describe(value))))
+        .ok_or_else(|| {
+            at.invalid(format!("heading level must be 1 to {MAX_HEADING_LEVEL}, found {}", describe(value)))
+        })
 }
 
 /// Builds a v4 markdown or raw cell.
@@ -244,7 +248,11 @@ fn prompt_number(value: Option<&Value>, at: &JsonPath) -> Checked<Value> {
 
 /// Upgrades a code cell's outputs, in order.
 fn upgrade_outputs(outputs: &Value, at: &JsonPath) -> Checked<Vec<Value>> {
-    array_at(outputs, at)?.iter().enumerate().map(|(index, output)| upgrade_output(output, &at.index(index))).collect()
+    array_at(outputs, at)?
+        .iter()
+        .enumerate()
+        .map(|(index, output)| upgrade_output(output, &at.index(index)))
+        .collect()
 }
 
 /// Upgrades one output. Each v4 output is built from its known fields only, since v4
@@ -461,7 +469,18 @@ fn python_splitlines(text: &str) -> Vec<&str> {
 
 /// The characters Python's `str.splitlines()` treats as line boundaries.
 fn is_python_line_break(c: char) -> bool {
-    matches!(c, '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    matches!(
+        c,
+        '\n' | '\r'
+            | '\u{0b}'
+            | '\u{0c}'
+            | '\u{1c}'
+            | '\u{1d}'
+            | '\u{1e}'
+            | '\u{85}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -602,14 +621,16 @@ mod tests {
     #[test]
     fn result_is_nbformat_4_4_with_metadata_and_cells_only() {
         let v4 = upgrade_ok(&v3(json!([])));
-        assert_eq!(v4, json!({"nbformat": 4, "nbformat_minor": 4, "metadata": {"orig_nbformat": 3}, "cells": []}));
+        assert_eq!(
+            v4,
+            json!({"nbformat": 4, "nbformat_minor": 4, "metadata": {"orig_nbformat": 3}, "cells": []})
+        );
     }
 
     #[test]
     fn notebook_metadata_drops_name_and_keeps_the_rest() {
         let mut nb = v3(json!([]));
-        nb["metadata"] =
-            json!({"name": "x", "signature": "sha256:abc", "kernel_info": {"name": "python3", "language": "python"}});
+        nb["metadata"] = json!({"name": "x", "signature": "sha256:abc", "kernel_info": {"name": "python3", "language": "python"}});
         let v4 = upgrade_ok(&nb);
         assert_eq!(
             v4["metadata"],
@@ -749,14 +770,19 @@ mod tests {
         let cell = upgraded_cell(
             json!({"cell_type": "heading", "level": 3, "metadata": {"tags": ["t"]}, "source": ["Title"]}),
         );
-        assert_eq!(cell, json!({"cell_type": "markdown", "metadata": {"tags": ["t"]}, "source": "### Title"}));
+        assert_eq!(
+            cell,
+            json!({"cell_type": "markdown", "metadata": {"tags": ["t"]}, "source": "### Title"})
+        );
     }
 
     #[test]
     fn multi_line_heading_is_joined_into_one_line() {
-        let cell = upgraded_cell(json!({"cell_type": "heading", "level": 1, "source": ["A long\n", "title\n"]}));
+        let cell =
+            upgraded_cell(json!({"cell_type": "heading", "level": 1, "source": ["A long\n", "title\n"]}));
         assert_eq!(cell["source"], json!("# A long title"));
-        let cell = upgraded_cell(json!({"cell_type": "heading", "level": 2, "source": "a\r\nb\rc\u{2028}d\n\ne"}));
+        let cell =
+            upgraded_cell(json!({"cell_type": "heading", "level": 2, "source": "a\r\nb\rc\u{2028}d\n\ne"}));
         assert_eq!(cell["source"], json!("## a b c d  e"));
         let cell = upgraded_cell(json!({"cell_type": "heading", "level": 2, "source": ""}));
         assert_eq!(cell["source"], json!("## "));
@@ -801,7 +827,8 @@ mod tests {
             cell,
             json!({"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": ""})
         );
-        let cell = upgraded_cell(json!({"cell_type": "code", "input": "", "outputs": [], "prompt_number": null}));
+        let cell =
+            upgraded_cell(json!({"cell_type": "code", "input": "", "outputs": [], "prompt_number": null}));
         assert_eq!(cell["execution_count"], json!(null));
     }
 
@@ -811,7 +838,11 @@ mod tests {
         invalid(at, "`input`", upgrade_v3(&v3(json!([{"cell_type": "code", "outputs": []}]))));
         invalid(at, "`outputs`", upgrade_v3(&v3(json!([{"cell_type": "code", "input": ""}]))));
         let bad = [
-            (json!({"cell_type": "code", "input": 5, "outputs": []}), "input", "a string or a list of strings"),
+            (
+                json!({"cell_type": "code", "input": 5, "outputs": []}),
+                "input",
+                "a string or a list of strings",
+            ),
             (json!({"cell_type": "code", "input": ["a", 1], "outputs": []}), "input[1]", "expected a string"),
             (json!({"cell_type": "code", "input": "", "outputs": {}}), "outputs", "expected a list"),
             (
@@ -819,8 +850,16 @@ mod tests {
                 "prompt_number",
                 "integer",
             ),
-            (json!({"cell_type": "code", "input": "", "outputs": [], "prompt_number": -1}), "prompt_number", "-1"),
-            (json!({"cell_type": "code", "input": "", "outputs": [], "collapsed": "no"}), "collapsed", "boolean"),
+            (
+                json!({"cell_type": "code", "input": "", "outputs": [], "prompt_number": -1}),
+                "prompt_number",
+                "-1",
+            ),
+            (
+                json!({"cell_type": "code", "input": "", "outputs": [], "collapsed": "no"}),
+                "collapsed",
+                "boolean",
+            ),
         ];
         for (cell, field, message) in bad {
             invalid(&format!("{at}.{field}"), message, upgrade_v3(&v3(json!([cell]))));
@@ -846,15 +885,25 @@ mod tests {
             json!({"cell_type": "markdown", "metadata": {"a": 1}, "source": ["*hi*\n", "there"], "rendered": "<p>"}),
         );
         assert_eq!(cell, json!({"cell_type": "markdown", "metadata": {"a": 1}, "source": "*hi*\nthere"}));
-        let cell =
-            upgraded_cell(json!({"cell_type": "raw", "metadata": {"format": "text/latex"}, "source": "\\LaTeX"}));
-        assert_eq!(cell, json!({"cell_type": "raw", "metadata": {"format": "text/latex"}, "source": "\\LaTeX"}));
+        let cell = upgraded_cell(
+            json!({"cell_type": "raw", "metadata": {"format": "text/latex"}, "source": "\\LaTeX"}),
+        );
+        assert_eq!(
+            cell,
+            json!({"cell_type": "raw", "metadata": {"format": "text/latex"}, "source": "\\LaTeX"})
+        );
     }
 
     #[test]
     fn plaintext_is_raw_and_html_is_markdown() {
-        assert_eq!(upgraded_cell(json!({"cell_type": "plaintext", "source": "p"}))["cell_type"], json!("raw"));
-        assert_eq!(upgraded_cell(json!({"cell_type": "html", "source": "<b>"}))["cell_type"], json!("markdown"));
+        assert_eq!(
+            upgraded_cell(json!({"cell_type": "plaintext", "source": "p"}))["cell_type"],
+            json!("raw")
+        );
+        assert_eq!(
+            upgraded_cell(json!({"cell_type": "html", "source": "<b>"}))["cell_type"],
+            json!("markdown")
+        );
     }
 
     #[test]
@@ -959,7 +1008,11 @@ mod tests {
         let nb = v3(json!([code(json!([{"output_type": "display_data", "png": 5}]))]));
         invalid("$.worksheets[0].cells[0].outputs[0].png", "a string or a list of strings", upgrade_v3(&nb));
         let nb = v3(json!([code(json!([{"output_type": "display_data", "text/html": [1]}]))]));
-        invalid("$.worksheets[0].cells[0].outputs[0][\"text/html\"][0]", "expected a string", upgrade_v3(&nb));
+        invalid(
+            "$.worksheets[0].cells[0].outputs[0][\"text/html\"][0]",
+            "expected a string",
+            upgrade_v3(&nb),
+        );
     }
 
     #[test]
@@ -975,7 +1028,8 @@ mod tests {
 
     #[test]
     fn stream_field_becomes_name() {
-        let output = upgraded_output(json!({"output_type": "stream", "stream": "stderr", "text": ["a\n", "b\n"]}));
+        let output =
+            upgraded_output(json!({"output_type": "stream", "stream": "stderr", "text": ["a\n", "b\n"]}));
         assert_eq!(output, json!({"output_type": "stream", "name": "stderr", "text": "a\nb\n"}));
         let at = "$.worksheets[0].cells[0].outputs[0]";
         let nb = v3(json!([code(json!([{"output_type": "stream", "text": "a"}]))]));
@@ -1000,9 +1054,12 @@ mod tests {
         let at = "$.worksheets[0].cells[0].outputs[0]";
         let nb = v3(json!([code(json!([{"output_type": "pyerr", "ename": "E", "evalue": "v"}]))]));
         invalid(at, "`traceback`", upgrade_v3(&nb));
-        let nb = v3(json!([code(json!([{"output_type": "pyerr", "ename": "E", "evalue": "v", "traceback": [1]}]))]));
+        let nb = v3(json!([code(
+            json!([{"output_type": "pyerr", "ename": "E", "evalue": "v", "traceback": [1]}])
+        )]));
         invalid(&format!("{at}.traceback[0]"), "expected a string", upgrade_v3(&nb));
-        let nb = v3(json!([code(json!([{"output_type": "pyerr", "ename": 1, "evalue": "v", "traceback": []}]))]));
+        let nb =
+            v3(json!([code(json!([{"output_type": "pyerr", "ename": 1, "evalue": "v", "traceback": []}]))]));
         invalid(&format!("{at}.ename"), "expected a string", upgrade_v3(&nb));
     }
 
@@ -1055,9 +1112,11 @@ mod tests {
             leaf.prop_recursive(4, 48, 6, |inner| {
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                    prop::collection::vec((prop::sample::select(NAMES.to_vec()), inner), 0..6).prop_map(|members| {
-                        Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-                    }),
+                    prop::collection::vec((prop::sample::select(NAMES.to_vec()), inner), 0..6).prop_map(
+                        |members| {
+                            Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                        }
+                    ),
                 ]
             })
         }
@@ -1121,12 +1180,13 @@ mod tests {
         assert_eq!(v4["metadata"], json!({"orig_nbformat": 3}));
         let Some(cells) = v4["cells"].as_array() else { panic!("cells is not an array") };
         let types: Vec<&str> = cells.iter().filter_map(|c| c["cell_type"].as_str()).collect();
-        assert_eq!(types, ["markdown", "markdown", "markdown", "code", "markdown", "code", "code", "markdown", "code"]);
-        assert_eq!(cells[0]["source"], json!("# nbconvert latex test"));
-        assert!(
-            cells[1]["source"].as_str().is_some_and(|s| s.starts_with("**Lorem ipsum** dolor sit amet")
-                && s.ends_with("Sed volutpat vestibulum venenatis."))
+        assert_eq!(
+            types,
+            ["markdown", "markdown", "markdown", "code", "markdown", "code", "code", "markdown", "code"]
         );
+        assert_eq!(cells[0]["source"], json!("# nbconvert latex test"));
+        assert!(cells[1]["source"].as_str().is_some_and(|s| s.starts_with("**Lorem ipsum** dolor sit amet")
+            && s.ends_with("Sed volutpat vestibulum venenatis.")));
         assert_eq!(cells[2]["source"], json!("## Printed Using Python"));
         assert_eq!(cells[4]["source"], json!("## Pyout"));
         assert_eq!(cells[7]["source"], json!("### Image"));
@@ -1175,7 +1235,10 @@ mod tests {
     #[test]
     fn test3_without_minor_version_upgrades() {
         let v4 = upgrade_ok(&notebook_file("legacy/test3_no_min_version.ipynb"));
-        assert_eq!(v4, json!({"nbformat": 4, "nbformat_minor": 4, "metadata": {"orig_nbformat": 3}, "cells": []}));
+        assert_eq!(
+            v4,
+            json!({"nbformat": 4, "nbformat_minor": 4, "metadata": {"orig_nbformat": 3}, "cells": []})
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub enum ImportError {
     Json { line: usize, column: usize, message: String },
     #[error("invalid notebook: {}", summarize(.0))]
     Invalid(Vec<Problem>),
-    #[error("nbformat {major}.{minor} is newer than this server understands (up to {NBFORMAT}.{NBFORMAT_MINOR})")]
+    #[error(
+        "nbformat {major}.{minor} is newer than this server understands (up to {NBFORMAT}.{NBFORMAT_MINOR})"
+    )]
     TooNew { major: i64, minor: i64 },
     #[error(transparent)]
     Legacy(#[from] LegacyError),
@@ -100,12 +102,18 @@ pub fn import_value(value: Value) -> Result<Imported, ImportError> {
     let mut cells: Vec<Cell> = cells_json.into_iter().map(cell_from_json).collect();
     for cell in &mut cells {
         if let Some(Value::Object(record)) = cell.metadata.remove(AUTHORSHIP_KEY)
-            && let Some(p) = Provenance::from_json(&Value::Object(record)) {
-                authorship.insert(cell.id.clone(), p);
-            }
+            && let Some(p) = Provenance::from_json(&Value::Object(record))
+        {
+            authorship.insert(cell.id.clone(), p);
+        }
     }
     repair_ids(&mut cells, (major, minor), &mut warnings, &mut authorship);
-    Ok(Imported { notebook: Notebook { metadata, cells }, authorship, warnings, original_version: (major, minor) })
+    Ok(Imported {
+        notebook: Notebook { metadata, cells },
+        authorship,
+        warnings,
+        original_version: (major, minor),
+    })
 }
 
 /// Reads `nbformat` and `nbformat_minor`, refusing a file that has no usable version.
@@ -150,7 +158,10 @@ fn repair_ids(
             let old = std::mem::replace(&mut cell.id, fresh_id(&seen));
             // Authorship read for the first cell with this id belongs to that cell only.
             authorship.remove(&cell.id);
-            warnings.push(format!("$.cells[{index}].id `{old}` repeats an earlier cell's id; changed to `{}`", cell.id));
+            warnings.push(format!(
+                "$.cells[{index}].id `{old}` repeats an earlier cell's id; changed to `{}`",
+                cell.id
+            ));
         }
         seen.insert(cell.id.clone());
     }
@@ -204,11 +215,13 @@ fn rejoin_bundle(bundle: &JsonObject) -> JsonObject {
 /// Converts a validated cell. An absent id is left empty for [`repair_ids`] to fill.
 fn cell_from_json(value: Value) -> Cell {
     let Value::Object(mut obj) = value else { return Cell::raw_empty() };
-    let kind = obj.get("cell_type").and_then(Value::as_str).and_then(CellKind::parse).unwrap_or(CellKind::Raw);
+    let kind =
+        obj.get("cell_type").and_then(Value::as_str).and_then(CellKind::parse).unwrap_or(CellKind::Raw);
     let id = CellId::new(obj.get("id").and_then(Value::as_str).unwrap_or_default());
     let source = join_multiline(obj.get("source"));
     let metadata = take_object(&mut obj, "metadata");
-    let mut cell = Cell { id, kind, source, metadata, execution_count: None, outputs: Vec::new(), attachments: None };
+    let mut cell =
+        Cell { id, kind, source, metadata, execution_count: None, outputs: Vec::new(), attachments: None };
     match kind {
         CellKind::Code => {
             cell.execution_count = obj.get("execution_count").and_then(Value::as_i64);
@@ -365,7 +378,11 @@ fn split_bundle(bundle: &JsonObject) -> JsonObject {
         .iter()
         .map(|(mime, value)| {
             let split = match value {
-                Value::String(s) if mime.starts_with("text/") || mime == "application/javascript" || mime == "image/svg+xml" => {
+                Value::String(s)
+                    if mime.starts_with("text/")
+                        || mime == "application/javascript"
+                        || mime == "image/svg+xml" =>
+                {
                     split_lines(s)
                 }
                 other => other.clone(),

@@ -57,7 +57,8 @@ const MAX_CELL_ID_CHARS: usize = 64;
 const MAX_QUOTED_CHARS: usize = 40;
 
 const NOTEBOOK_PROPERTIES: &[&str] = &["metadata", "nbformat_minor", "nbformat", "cells"];
-const CODE_CELL_PROPERTIES: &[&str] = &["id", "cell_type", "metadata", "source", "outputs", "execution_count"];
+const CODE_CELL_PROPERTIES: &[&str] =
+    &["id", "cell_type", "metadata", "source", "outputs", "execution_count"];
 const CODE_CELL_REQUIRED: &[&str] = &["cell_type", "metadata", "source", "outputs", "execution_count"];
 const TEXT_CELL_PROPERTIES: &[&str] = &["id", "cell_type", "metadata", "attachments", "source"];
 const TEXT_CELL_REQUIRED: &[&str] = &["cell_type", "metadata", "source"];
@@ -214,7 +215,8 @@ impl Checker {
             self.optional_string(info, path, key);
         }
         if let Some(mode) = info.get("codemirror_mode").filter(|m| !m.is_string() && !m.is_object()) {
-            let message = format!("`codemirror_mode` must be a string or an object, found {}", describe(mode));
+            let message =
+                format!("`codemirror_mode` must be a string or an object, found {}", describe(mode));
             self.report(&key_path(path, "codemirror_mode"), message);
         }
     }
@@ -302,11 +304,16 @@ impl Checker {
         if chars == 0 {
             self.report(path, "cell `id` must not be empty");
         } else if chars > MAX_CELL_ID_CHARS {
-            self.report(path, format!("cell `id` must be at most {MAX_CELL_ID_CHARS} characters, found {chars}"));
+            self.report(
+                path,
+                format!("cell `id` must be at most {MAX_CELL_ID_CHARS} characters, found {chars}"),
+            );
         }
         if let Some(bad) = id.chars().find(|c| !is_cell_id_char(*c)) {
-            let message =
-                format!("cell `id` {} contains {bad:?}; only a-z, A-Z, 0-9, `-` and `_` are allowed", quoted(id));
+            let message = format!(
+                "cell `id` {} contains {bad:?}; only a-z, A-Z, 0-9, `-` and `_` are allowed",
+                quoted(id)
+            );
             self.report(path, message);
         }
     }
@@ -450,7 +457,10 @@ impl Checker {
         }
         let message = match value.as_str() {
             Some(name) => {
-                format!("unknown output_type {} (expected execute_result, display_data, stream or error)", quoted(name))
+                format!(
+                    "unknown output_type {} (expected execute_result, display_data, stream or error)",
+                    quoted(name)
+                )
             }
             None => format!("`output_type` must be a string, found {}", describe(value)),
         };
@@ -513,13 +523,15 @@ impl Checker {
             Value::Array(lines) => {
                 for (index, line) in lines.iter().enumerate() {
                     if !line.is_string() {
-                        let message = format!("each line of {subject} must be a string, found {}", describe(line));
+                        let message =
+                            format!("each line of {subject} must be a string, found {}", describe(line));
                         self.report(&index_path(path, index), message);
                     }
                 }
             }
             other => {
-                let message = format!("{subject} must be a string or an array of strings, found {}", describe(other));
+                let message =
+                    format!("{subject} must be a string or an array of strings, found {}", describe(other));
                 self.report(path, message);
             }
         }
@@ -559,7 +571,12 @@ impl Checker {
         }
     }
 
-    fn expect_object<'v>(&mut self, value: &'v Value, path: &str, subject: &str) -> Option<&'v Map<String, Value>> {
+    fn expect_object<'v>(
+        &mut self,
+        value: &'v Value,
+        path: &str,
+        subject: &str,
+    ) -> Option<&'v Map<String, Value>> {
         let object = value.as_object();
         if object.is_none() {
             self.report(path, format!("{subject} must be an object, found {}", describe(value)));
@@ -729,7 +746,8 @@ mod tests {
 
     #[test]
     fn problem_displays_path_then_message() {
-        let problem = Problem { path: "$.cells[0]".into(), message: "required property `source` is missing".into() };
+        let problem =
+            Problem { path: "$.cells[0]".into(), message: "required property `source` is missing".into() };
         assert_eq!(problem.to_string(), "$.cells[0]: required property `source` is missing");
     }
 
@@ -777,7 +795,11 @@ mod tests {
 
     #[test]
     fn nbformat_must_be_the_integer_4() {
-        assert_one(&with("/nbformat", json!("4")), "$.nbformat", "`nbformat` must be an integer, found string");
+        assert_one(
+            &with("/nbformat", json!("4")),
+            "$.nbformat",
+            "`nbformat` must be an integer, found string",
+        );
         assert_one(&with("/nbformat", json!(3)), "$.nbformat", "`nbformat` must be 4, found 3");
         assert_one(&with("/nbformat", json!(4.0)), "$.nbformat", "found number 4.0");
     }
@@ -785,7 +807,11 @@ mod tests {
     #[test]
     fn nbformat_minor_must_be_a_non_negative_integer() {
         assert_one(&with("/nbformat_minor", json!(-1)), "$.nbformat_minor", "must be at least 0, found -1");
-        assert_one(&with("/nbformat_minor", json!(null)), "$.nbformat_minor", "must be an integer, found null");
+        assert_one(
+            &with("/nbformat_minor", json!(null)),
+            "$.nbformat_minor",
+            "must be an integer, found null",
+        );
     }
 
     #[test]
@@ -833,19 +859,42 @@ mod tests {
         }});
         assert_valid(&with("/metadata", good));
         assert_valid(&with("/metadata", json!({ "language_info": { "name": "r", "codemirror_mode": "r" } })));
-        assert_one(&with("/metadata", json!({ "language_info": {} })), "$.metadata.language_info", "`name` is missing");
+        assert_one(
+            &with("/metadata", json!({ "language_info": {} })),
+            "$.metadata.language_info",
+            "`name` is missing",
+        );
         let bad_mode = json!({ "language_info": { "name": "x", "codemirror_mode": 3 } });
-        assert_one(&with("/metadata", bad_mode), "$.metadata.language_info.codemirror_mode", "string or an object");
+        assert_one(
+            &with("/metadata", bad_mode),
+            "$.metadata.language_info.codemirror_mode",
+            "string or an object",
+        );
         let bad_ext = json!({ "language_info": { "name": "x", "file_extension": [".py"] } });
-        assert_one(&with("/metadata", bad_ext), "$.metadata.language_info.file_extension", "must be a string");
+        assert_one(
+            &with("/metadata", bad_ext),
+            "$.metadata.language_info.file_extension",
+            "must be a string",
+        );
     }
 
     #[test]
     fn orig_nbformat_title_and_authors() {
-        assert_valid(&with("/metadata", json!({ "orig_nbformat": 3, "title": "T", "authors": [{ "name": "A" }] })));
-        assert_one(&with("/metadata", json!({ "orig_nbformat": 0 })), "$.metadata.orig_nbformat", "at least 1");
+        assert_valid(&with(
+            "/metadata",
+            json!({ "orig_nbformat": 3, "title": "T", "authors": [{ "name": "A" }] }),
+        ));
+        assert_one(
+            &with("/metadata", json!({ "orig_nbformat": 0 })),
+            "$.metadata.orig_nbformat",
+            "at least 1",
+        );
         assert_one(&with("/metadata", json!({ "title": 1 })), "$.metadata.title", "`title` must be a string");
-        assert_one(&with("/metadata", json!({ "authors": "me" })), "$.metadata.authors", "`authors` must be an array");
+        assert_one(
+            &with("/metadata", json!({ "authors": "me" })),
+            "$.metadata.authors",
+            "`authors` must be an array",
+        );
     }
 
     // ----- cells -----
@@ -882,7 +931,11 @@ mod tests {
             "$.cells[1].cell_type",
             "unknown cell_type `heading` (expected code, markdown or raw)",
         );
-        assert_one(&with("/cells/1/cell_type", json!(1)), "$.cells[1].cell_type", "must be a string, found integer");
+        assert_one(
+            &with("/cells/1/cell_type", json!(1)),
+            "$.cells[1].cell_type",
+            "must be a string, found integer",
+        );
         assert_one(&without("/cells/1/cell_type"), "$.cells[1]", "required property `cell_type` is missing");
     }
 
@@ -898,7 +951,11 @@ mod tests {
             "$.cells[0].attachments",
             "unexpected property `attachments`",
         );
-        assert_one(&with("/cells/1/outputs", json!([])), "$.cells[1].outputs", "unexpected property `outputs`");
+        assert_one(
+            &with("/cells/1/outputs", json!([])),
+            "$.cells[1].outputs",
+            "unexpected property `outputs`",
+        );
         assert_one(&with("/cells/2/a b", json!(1)), "$.cells[2][\"a b\"]", "unexpected property `a b`");
     }
 
@@ -930,7 +987,11 @@ mod tests {
             "$.cells[0].execution_count",
             "integer or null, found string",
         );
-        assert_one(&with("/cells/0/execution_count", json!(1.5)), "$.cells[0].execution_count", "found number 1.5");
+        assert_one(
+            &with("/cells/0/execution_count", json!(1.5)),
+            "$.cells[0].execution_count",
+            "found number 1.5",
+        );
     }
 
     // ----- cell ids -----
@@ -955,8 +1016,16 @@ mod tests {
     fn bad_ids_are_reported_at_the_id() {
         assert_one(&with("/cells/0/id", json!("$illegal_chars")), "$.cells[0].id", "contains '$'");
         assert_one(&with("/cells/0/id", json!("")), "$.cells[0].id", "must not be empty");
-        assert_one(&with("/cells/0/id", json!("x".repeat(65))), "$.cells[0].id", "at most 64 characters, found 65");
-        assert_one(&with("/cells/0/id", json!(12)), "$.cells[0].id", "cell `id` must be a string, found integer");
+        assert_one(
+            &with("/cells/0/id", json!("x".repeat(65))),
+            "$.cells[0].id",
+            "at most 64 characters, found 65",
+        );
+        assert_one(
+            &with("/cells/0/id", json!(12)),
+            "$.cells[0].id",
+            "cell `id` must be a string, found integer",
+        );
         assert_one(&with("/cells/1/id", json!("é")), "$.cells[1].id", "contains 'é'");
     }
 
@@ -987,10 +1056,30 @@ mod tests {
         });
         assert_valid(&with("/cells/0/metadata", good));
         let cases = [
-            ("collapsed", json!("no"), "$.cells[0].metadata.collapsed", "`collapsed` must be a boolean, found string"),
-            ("scrolled", json!("yes"), "$.cells[0].metadata.scrolled", "`scrolled` must be true, false or \"auto\""),
-            ("jupyter", json!(true), "$.cells[0].metadata.jupyter", "`jupyter` must be an object, found boolean"),
-            ("execution", json!([]), "$.cells[0].metadata.execution", "`execution` must be an object, found array"),
+            (
+                "collapsed",
+                json!("no"),
+                "$.cells[0].metadata.collapsed",
+                "`collapsed` must be a boolean, found string",
+            ),
+            (
+                "scrolled",
+                json!("yes"),
+                "$.cells[0].metadata.scrolled",
+                "`scrolled` must be true, false or \"auto\"",
+            ),
+            (
+                "jupyter",
+                json!(true),
+                "$.cells[0].metadata.jupyter",
+                "`jupyter` must be an object, found boolean",
+            ),
+            (
+                "execution",
+                json!([]),
+                "$.cells[0].metadata.execution",
+                "`execution` must be an object, found array",
+            ),
             ("name", json!(1), "$.cells[0].metadata.name", "`name` must be a string"),
             ("name", json!(""), "$.cells[0].metadata.name", "`name` must not be empty"),
             ("name", json!("a\nb"), "$.cells[0].metadata.name", "single line"),
@@ -1089,8 +1178,16 @@ mod tests {
 
     #[test]
     fn outputs_must_be_an_array_of_objects() {
-        assert_one(&with_outputs(json!({})), "$.cells[0].outputs", "`outputs` must be an array, found object");
-        assert_one(&with_outputs(json!([1])), "$.cells[0].outputs[0]", "output must be an object, found integer");
+        assert_one(
+            &with_outputs(json!({})),
+            "$.cells[0].outputs",
+            "`outputs` must be an array, found object",
+        );
+        assert_one(
+            &with_outputs(json!([1])),
+            "$.cells[0].outputs[0]",
+            "output must be an object, found integer",
+        );
     }
 
     #[test]
@@ -1123,10 +1220,14 @@ mod tests {
 
     #[test]
     fn unexpected_output_properties() {
-        let transient =
-            json!([{ "output_type": "display_data", "data": {}, "metadata": {}, "transient": { "display_id": "x" } }]);
-        assert_one(&with_outputs(transient), "$.cells[0].outputs[0].transient", "unexpected property `transient`");
-        let counted = json!([{ "output_type": "display_data", "data": {}, "metadata": {}, "execution_count": 1 }]);
+        let transient = json!([{ "output_type": "display_data", "data": {}, "metadata": {}, "transient": { "display_id": "x" } }]);
+        assert_one(
+            &with_outputs(transient),
+            "$.cells[0].outputs[0].transient",
+            "unexpected property `transient`",
+        );
+        let counted =
+            json!([{ "output_type": "display_data", "data": {}, "metadata": {}, "execution_count": 1 }]);
         assert_one(
             &with_outputs(counted),
             "$.cells[0].outputs[0].execution_count",
@@ -1159,7 +1260,11 @@ mod tests {
         let problems = validate_v4(&with_outputs(error));
         assert_eq!(
             paths(&problems),
-            ["$.cells[0].outputs[0].ename", "$.cells[0].outputs[0].evalue", "$.cells[0].outputs[0].traceback"]
+            [
+                "$.cells[0].outputs[0].ename",
+                "$.cells[0].outputs[0].evalue",
+                "$.cells[0].outputs[0].traceback"
+            ]
         );
         let error = json!([{ "output_type": "error", "ename": "E", "evalue": "", "traceback": ["ok", {}] }]);
         assert_one(
@@ -1171,9 +1276,13 @@ mod tests {
 
     #[test]
     fn execute_result_count_and_metadata() {
-        let result = json!([{ "output_type": "execute_result", "execution_count": -2, "data": {}, "metadata": [] }]);
+        let result =
+            json!([{ "output_type": "execute_result", "execution_count": -2, "data": {}, "metadata": [] }]);
         let problems = validate_v4(&with_outputs(result));
-        assert_eq!(paths(&problems), ["$.cells[0].outputs[0].execution_count", "$.cells[0].outputs[0].metadata"]);
+        assert_eq!(
+            paths(&problems),
+            ["$.cells[0].outputs[0].execution_count", "$.cells[0].outputs[0].metadata"]
+        );
         assert_eq!(problems[1].message, "output `metadata` must be an object, found array");
     }
 
@@ -1275,7 +1384,8 @@ mod tests {
 
     #[test]
     fn wrong_types_at_every_level_never_panic() {
-        let odd = [json!(null), json!(true), json!(-1), json!(1.5), json!("s"), json!([null]), json!({ "k": [] })];
+        let odd =
+            [json!(null), json!(true), json!(-1), json!(1.5), json!("s"), json!([null]), json!({ "k": [] })];
         let pointers = [
             "/metadata",
             "/cells",
@@ -1313,7 +1423,8 @@ mod tests {
     const NOTEBOOKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/notebooks");
 
     fn read_notebook(path: &Path) -> Value {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
     }
 
@@ -1348,7 +1459,10 @@ mod tests {
         ];
         for (file, path) in expected {
             let problems = validate_v4(&read_notebook(&Path::new(NOTEBOOKS).join("invalid").join(file)));
-            assert!(paths(&problems).contains(&path), "{file}: expected a problem at {path}, got {problems:#?}");
+            assert!(
+                paths(&problems).contains(&path),
+                "{file}: expected a problem at {path}, got {problems:#?}"
+            );
         }
     }
 }

@@ -52,15 +52,11 @@ pub struct BigdocArgs {
 
 /// How many Yjs clock ticks (inserted items, roughly edits) `want` has that `have` lacks.
 fn missing_clocks(have: &StateVector, want: &StateVector) -> u64 {
-    want.iter()
-        .map(|(client, clock)| u64::from(clock.saturating_sub(have.get(client))))
-        .sum()
+    want.iter().map(|(client, clock)| u64::from(clock.saturating_sub(have.get(client)))).sum()
 }
 
 fn ms(from: Instant, to: Instant) -> Value {
-    json!(round3(
-        to.saturating_duration_since(from).as_secs_f64() * 1000.0
-    ))
+    json!(round3(to.saturating_duration_since(from).as_secs_f64() * 1000.0))
 }
 
 pub async fn run(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
@@ -73,23 +69,12 @@ pub async fn run(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
 async fn fill(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
     let name = args.room.clone().unwrap_or_else(|| "loadgen-bigdoc".into());
     let room = ctx.rooms(vec![name]).await?.remove(0);
-    let options = Options {
-        index: 0,
-        room: room.clone(),
-        timed: None,
-        expect: None,
-    };
+    let options = Options { index: 0, room: room.clone(), timed: None, expect: None };
     let watches = procstat::watch_both(ctx.server_pid)?;
     let writer = client::connect(&ctx.target, options).await?;
-    eprintln!(
-        "loadgen: bigdoc: typing {} edits into {}",
-        args.edits,
-        ctx.target.display_url(&room)
-    );
+    eprintln!("loadgen: bigdoc: typing {} edits into {}", args.edits, ctx.target.display_url(&room));
 
-    let typing = writer
-        .client
-        .type_edits(args.edits, args.cell_every, format!("lg{}", ctx.run));
+    let typing = writer.client.type_edits(args.edits, args.cell_every, format!("lg{}", ctx.run));
     let typed = tokio::time::timeout(ctx.remaining(), typing)
         .await
         .map_err(|_| anyhow!("typing did not finish in time"))??;
@@ -101,21 +86,14 @@ async fn fill(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
     let (state_vector, doc_bytes) = writer.client.snapshot().await?;
 
     // A second, fresh client proves the server really holds it all (and times a warm load).
-    let check = Options {
-        index: 1,
-        room: room.clone(),
-        timed: None,
-        expect: Some(state_vector.clone()),
-    };
+    let check = Options { index: 1, room: room.clone(), timed: None, expect: Some(state_vector.clone()) };
     let reader = client::connect(&ctx.target, check).await?;
     let status = reader
         .client
         .wait_for(|s| s.covered_at.is_some(), ctx.remaining())
         .await
         .context("server lacks edits")?;
-    let covered = status
-        .covered_at
-        .ok_or_else(|| anyhow!("covered without a time"))?;
+    let covered = status.covered_at.ok_or_else(|| anyhow!("covered without a time"))?;
 
     let state = json!({
         "room": room,
@@ -133,16 +111,10 @@ async fn fill(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
     out.insert("send_ms".into(), ms(writer.synced, typed));
     out.insert("fill_ms".into(), ms(writer.synced, acked));
     let fill_s = acked.saturating_duration_since(writer.synced).as_secs_f64();
-    out.insert(
-        "edits_per_s".into(),
-        json!(round3(args.edits as f64 / fill_s.max(1e-9))),
-    );
+    out.insert("edits_per_s".into(), json!(round3(args.edits as f64 / fill_s.max(1e-9))));
     out.insert("doc_bytes".into(), json!(doc_bytes));
     out.insert("warm_load_ms".into(), ms(reader.started, covered));
-    out.insert(
-        "state_file".into(),
-        json!(args.state_file.display().to_string()),
-    );
+    out.insert("state_file".into(), json!(args.state_file.display().to_string()));
     procstat::finish_both(watches, &mut out)?;
     writer.client.close().await;
     reader.client.close().await;
@@ -150,12 +122,8 @@ async fn fill(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
 }
 
 async fn load(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(&args.state_file).with_context(|| {
-        format!(
-            "reading {} (run --phase fill first)",
-            args.state_file.display()
-        )
-    })?;
+    let text = std::fs::read_to_string(&args.state_file)
+        .with_context(|| format!("reading {} (run --phase fill first)", args.state_file.display()))?;
     let state: Value = serde_json::from_str(&text).context("state file is not JSON")?;
     let room = match (&args.room, state.get("room").and_then(Value::as_str)) {
         (Some(room), _) => room.clone(),
@@ -166,49 +134,28 @@ async fn load(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
         .get("state_vector")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("state file has no state_vector"))?;
-    let expect = StateVector::decode_v1(&BASE64.decode(encoded)?)
-        .context("state file's state_vector is invalid")?;
+    let expect =
+        StateVector::decode_v1(&BASE64.decode(encoded)?).context("state file's state_vector is invalid")?;
 
     eprintln!("loadgen: bigdoc: loading {}", ctx.target.display_url(&room));
-    let options = Options {
-        index: 0,
-        room: room.clone(),
-        timed: None,
-        expect: Some(expect.clone()),
-    };
+    let options = Options { index: 0, room: room.clone(), timed: None, expect: Some(expect.clone()) };
     let watches = procstat::watch_both(ctx.server_pid)?;
     let loader = client::connect(&ctx.target, options).await?;
-    let limit = args
-        .load_timeout
-        .min(ctx.remaining())
-        .max(Duration::from_secs(1));
+    let limit = args.load_timeout.min(ctx.remaining()).max(Duration::from_secs(1));
     // A document that never completes is a figure too (the server lost edits), not a crash.
-    let covered = loader
-        .client
-        .wait_for(|s| s.covered_at.is_some(), limit)
-        .await
-        .ok()
-        .and_then(|s| s.covered_at);
+    let covered =
+        loader.client.wait_for(|s| s.covered_at.is_some(), limit).await.ok().and_then(|s| s.covered_at);
     let (have, doc_bytes) = loader.client.snapshot().await?;
 
     let mut out = ctx.header("bigdoc");
     out.insert("phase".into(), json!("load"));
     out.insert("room".into(), json!(room));
-    out.insert(
-        "edits".into(),
-        state.get("edits").cloned().unwrap_or(Value::Null),
-    );
+    out.insert("edits".into(), state.get("edits").cloned().unwrap_or(Value::Null));
     out.insert("complete".into(), json!(covered.is_some()));
-    out.insert(
-        "missing_clocks".into(),
-        json!(missing_clocks(&have, &expect)),
-    );
+    out.insert("missing_clocks".into(), json!(missing_clocks(&have, &expect)));
     out.insert("ws_open_ms".into(), ms(loader.started, loader.open));
     out.insert("first_sync_ms".into(), ms(loader.started, loader.synced));
-    out.insert(
-        "load_ms".into(),
-        covered.map_or(Value::Null, |covered| ms(loader.started, covered)),
-    );
+    out.insert("load_ms".into(), covered.map_or(Value::Null, |covered| ms(loader.started, covered)));
     out.insert("doc_bytes".into(), json!(doc_bytes));
     procstat::finish_both(watches, &mut out)?;
     loader.client.close().await;

@@ -36,18 +36,12 @@ pub async fn run(ctx: &Context, args: &FanoutArgs) -> anyhow::Result<Value> {
     let mut swarm = Swarm::join(ctx, &room, args.clients, &ctx.run).await?;
 
     // Shorten the run rather than overrun --max-seconds; the output says so.
-    let budget = ctx
-        .remaining()
-        .saturating_sub(args.drain + Duration::from_secs(1));
+    let budget = ctx.remaining().saturating_sub(args.drain + Duration::from_secs(1));
     let duration = args.duration.min(budget);
     if duration.is_zero() {
         bail!("no time left for edits within --max-seconds");
     }
-    eprintln!(
-        "loadgen: fanout: {} clients, {}/s for {duration:?}",
-        swarm.len(),
-        args.rate
-    );
+    eprintln!("loadgen: fanout: {} clients, {}/s for {duration:?}", swarm.len(), args.rate);
 
     let watches = procstat::watch_both(ctx.server_pid)?;
     let step = swarm.run_rate(args.rate, duration, args.drain).await?;

@@ -37,20 +37,8 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(
-        target: Target,
-        server_pid: Option<u32>,
-        deadline: Instant,
-        api: Option<TalkbookApi>,
-    ) -> Self {
-        Context {
-            target,
-            server_pid,
-            deadline,
-            run: RunTag::random(),
-            api,
-            project: OnceCell::new(),
-        }
+    pub fn new(target: Target, server_pid: Option<u32>, deadline: Instant, api: Option<TalkbookApi>) -> Self {
+        Context { target, server_pid, deadline, run: RunTag::random(), api, project: OnceCell::new() }
     }
 
     pub fn remaining(&self) -> Duration {
@@ -64,15 +52,8 @@ impl Context {
             return Ok(names);
         };
         let name = format!("loadgen-{}", self.run);
-        let project = self
-            .project
-            .get_or_try_init(|| api.create_project(&name))
-            .await?
-            .clone();
-        eprintln!(
-            "loadgen: creating {} notebook(s) in project {project}",
-            names.len()
-        );
+        let project = self.project.get_or_try_init(|| api.create_project(&name)).await?.clone();
+        eprintln!("loadgen: creating {} notebook(s) in project {project}", names.len());
         let limit = Arc::new(Semaphore::new(API_CONCURRENCY));
         let mut tasks = JoinSet::new();
         for (i, name) in names.into_iter().enumerate() {
@@ -137,30 +118,21 @@ pub async fn connect_all(
             Err(e) => eprintln!("loadgen: connect task failed: {e}"),
         }
     }
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(anyhow!("connect task failed"))))
-        .collect()
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(anyhow!("connect task failed")))).collect()
 }
 
 /// Parses durations such as `20s`, `500ms`, `2m` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}"))?;
+    let number: f64 = number.parse().map_err(|_| format!("invalid duration {text:?}"))?;
     let seconds = match unit {
         "" | "s" => number,
         "ms" => number / 1000.0,
         "m" => number * 60.0,
         _ => {
-            return Err(format!(
-                "invalid duration unit in {text:?} (use ms, s or m)"
-            ));
+            return Err(format!("invalid duration unit in {text:?} (use ms, s or m)"));
         }
     };
     Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())

@@ -44,17 +44,12 @@ pub async fn run(ctx: &Context, args: &RoomsArgs) -> anyhow::Result<Value> {
     if args.rooms == 0 || args.per_room == 0 {
         bail!("--rooms and --per-room must be at least 1");
     }
-    let names = (0..args.rooms)
-        .map(|i| format!("{}{i}", args.prefix))
-        .collect();
+    let names = (0..args.rooms).map(|i| format!("{}{i}", args.prefix)).collect();
     let rooms = ctx.rooms(names).await?;
     let server = ctx.server_pid.map(Proc::pid);
     let rss_before = rss_kb(server.as_ref())?;
 
-    eprintln!(
-        "loadgen: rooms: opening {} rooms x {} clients",
-        args.rooms, args.per_room
-    );
+    eprintln!("loadgen: rooms: opening {} rooms x {} clients", args.rooms, args.per_room);
     let options = rooms
         .iter()
         .enumerate()
@@ -112,10 +107,7 @@ pub async fn run(ctx: &Context, args: &RoomsArgs) -> anyhow::Result<Value> {
     out.insert("connections_failed".into(), json!(errors));
     out.insert("first_error".into(), json!(first_error));
     out.insert("rooms_relaying".into(), json!(relayed));
-    out.insert(
-        "connect_wall_s".into(),
-        json!(round3(connect_wall.as_secs_f64())),
-    );
+    out.insert("connect_wall_s".into(), json!(round3(connect_wall.as_secs_f64())));
     Summary::insert_ms(Summary::of(&mut connect_ms), "connect_sync", &mut out);
     out.insert("server_rss_before_kb".into(), json!(rss_before));
     out.insert("server_rss_open_kb".into(), json!(rss_open));
@@ -130,17 +122,9 @@ pub async fn run(ctx: &Context, args: &RoomsArgs) -> anyhow::Result<Value> {
 /// Has the first client of each complete room write its cell and waits for the others to
 /// see it; returns how many rooms relayed it.
 async fn relay_check(ctx: &Context, by_room: &[Vec<Client>], per_room: usize) -> usize {
-    let complete = || {
-        by_room
-            .iter()
-            .enumerate()
-            .filter(|(_, clients)| clients.len() == per_room)
-    };
+    let complete = || by_room.iter().enumerate().filter(|(_, clients)| clients.len() == per_room);
     for (r, clients) in complete() {
-        if let Err(e) = clients[0]
-            .ensure_cell(format!("loadgen-{}-{r}", ctx.run))
-            .await
-        {
+        if let Err(e) = clients[0].ensure_cell(format!("loadgen-{}-{r}", ctx.run)).await {
             eprintln!("loadgen: room {r}: {e:#}");
         }
     }
@@ -153,9 +137,5 @@ async fn relay_check(ctx: &Context, by_room: &[Vec<Client>], per_room: usize) ->
         }
         true
     });
-    futures_util::future::join_all(checks)
-        .await
-        .into_iter()
-        .filter(|ok| *ok)
-        .count()
+    futures_util::future::join_all(checks).await.into_iter().filter(|ok| *ok).count()
 }

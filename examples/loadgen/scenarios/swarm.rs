@@ -59,18 +59,12 @@ impl StepFigures {
     pub fn to_json(self) -> Map<String, Value> {
         let mut out = Map::new();
         out.insert("rate".into(), json!(self.rate));
-        out.insert(
-            "duration_s".into(),
-            json!(round3(self.duration.as_secs_f64())),
-        );
+        out.insert("duration_s".into(), json!(round3(self.duration.as_secs_f64())));
         out.insert("achieved_rate".into(), json!(round3(self.achieved_rate())));
         out.insert("edits_sent".into(), json!(self.figures.sent));
         out.insert("edits_lost".into(), json!(self.figures.lost));
         Summary::insert_ms(self.figures.latency, "latency", &mut out);
-        out.insert(
-            "drain_ms".into(),
-            json!(round3(self.drain.as_secs_f64() * 1000.0)),
-        );
+        out.insert("drain_ms".into(), json!(round3(self.drain.as_secs_f64() * 1000.0)));
         out.insert("clients_stopped".into(), json!(self.clients_stopped));
         out.insert("permission_denied".into(), json!(self.denied));
         out
@@ -80,12 +74,7 @@ impl StepFigures {
 impl Swarm {
     /// Connects `count` clients to `room`, has the first create the notebook's code cell if
     /// the room has none, and returns once every client has it.
-    pub async fn join(
-        ctx: &Context,
-        room: &str,
-        count: usize,
-        run: &RunTag,
-    ) -> anyhow::Result<Swarm> {
+    pub async fn join(ctx: &Context, room: &str, count: usize, run: &RunTag) -> anyhow::Result<Swarm> {
         if count < 2 {
             bail!("need at least 2 clients: latency is measured at the others");
         }
@@ -97,24 +86,15 @@ impl Swarm {
             .map(|(i, log)| Options {
                 index: i as u32,
                 room: room.to_owned(),
-                timed: Some(Timed {
-                    run: run.clone(),
-                    epoch,
-                    log: log.clone(),
-                }),
+                timed: Some(Timed { run: run.clone(), epoch, log: log.clone() }),
                 expect: None,
             })
             .collect();
-        eprintln!(
-            "loadgen: connecting {count} clients to {}",
-            ctx.target.display_url(room)
-        );
+        eprintln!("loadgen: connecting {count} clients to {}", ctx.target.display_url(room));
         let mut clients = Vec::with_capacity(count);
         let mut connect_ms = Vec::with_capacity(count);
-        for (i, result) in connect_all(&ctx.target, options, CONNECT_CONCURRENCY, ctx.deadline)
-            .await
-            .into_iter()
-            .enumerate()
+        for (i, result) in
+            connect_all(&ctx.target, options, CONNECT_CONCURRENCY, ctx.deadline).await.into_iter().enumerate()
         {
             let connected = result.with_context(|| format!("client {i}"))?;
             connect_ms.push(connected.connect_sync_ms());
@@ -127,13 +107,7 @@ impl Swarm {
                 .await
                 .with_context(|| format!("client {i} waiting for the cell"))?;
         }
-        Ok(Swarm {
-            clients,
-            logs,
-            tracker: Tracker::new(count),
-            denied_before: 0,
-            connect_ms,
-        })
+        Ok(Swarm { clients, logs, tracker: Tracker::new(count), denied_before: 0, connect_ms })
     }
 
     /// Edits at `rate` per second in total for `duration`, spread evenly: client `i` starts
@@ -153,17 +127,10 @@ impl Swarm {
         let until = start + duration;
         for (i, client) in self.clients.iter().enumerate() {
             let first = start + Duration::from_secs_f64(i as f64 / rate);
-            client
-                .pace(Pace {
-                    first,
-                    per_sec: rate / n as f64,
-                    until,
-                })
-                .await?;
+            client.pace(Pace { first, per_sec: rate / n as f64, until }).await?;
         }
         while Instant::now() < until {
-            tokio::time::sleep(ABSORB_EVERY.min(until.saturating_duration_since(Instant::now())))
-                .await;
+            tokio::time::sleep(ABSORB_EVERY.min(until.saturating_duration_since(Instant::now()))).await;
             self.tracker.absorb(&self.logs);
         }
 
@@ -171,10 +138,7 @@ impl Swarm {
         let drain_end = sent_all + drain;
         // Clients behind schedule may still be sending; their edits count once logged.
         while Instant::now() < drain_end
-            && self
-                .clients
-                .iter()
-                .any(|c| c.status().pacing && c.status().ended.is_none())
+            && self.clients.iter().any(|c| c.status().pacing && c.status().ended.is_none())
         {
             tokio::time::sleep(DRAIN_POLL).await;
         }
@@ -227,14 +191,8 @@ impl Swarm {
             run.scan(text, |_| markers += 1);
         }
         let mut out = Map::new();
-        out.insert(
-            "replicas_identical".into(),
-            json!(texts.windows(2).all(|pair| pair[0] == pair[1])),
-        );
-        out.insert(
-            "settle_ms".into(),
-            json!(round3(started.elapsed().as_secs_f64() * 1000.0)),
-        );
+        out.insert("replicas_identical".into(), json!(texts.windows(2).all(|pair| pair[0] == pair[1])));
+        out.insert("settle_ms".into(), json!(round3(started.elapsed().as_secs_f64() * 1000.0)));
         out.insert("markers_in_doc".into(), json!(markers));
         out
     }

@@ -37,12 +37,15 @@ struct Login {
 
 /// `POST /api/auth/login`: 200 `{token, user}` and the session cookie.
 async fn login(State(state): State<AppState>, JsonBody(body): JsonBody<Login>) -> ApiResult<Response> {
-    let user =
-        accounts::check_sign_in(&state.store, &body.name, &body.password).await?.ok_or(ApiError::InvalidCredentials)?;
+    let user = accounts::check_sign_in(&state.store, &body.name, &body.password)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     let lifetime = state.config.session_lifetime();
     let (secret, _) = accounts::create_session(&state.store, user.id, lifetime).await?;
-    let cookie =
-        format!("{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}", lifetime.num_seconds());
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
+        lifetime.num_seconds()
+    );
     Ok(([(SET_COOKIE, cookie)], Json(json!({"token": secret, "user": user}))).into_response())
 }
 
@@ -74,7 +77,9 @@ struct TokenInfo {
 /// `GET /api/me/tokens`: the caller's sessions and personal tokens, newest first.
 async fn list_tokens(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<Vec<TokenInfo>>> {
     let tokens = state.store.list_tokens(caller.user.id).await?;
-    Ok(Json(tokens.into_iter().map(|token| TokenInfo { current: token.id == caller.token.id, token }).collect()))
+    Ok(Json(
+        tokens.into_iter().map(|token| TokenInfo { current: token.id == caller.token.id, token }).collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +103,7 @@ async fn create_token(
     JsonBody(body): JsonBody<NewToken>,
 ) -> ApiResult<Response> {
     let (secret, token) =
-        accounts::create_personal_token(&state.store, caller.user.id, &body.name, body.expires_in_days).await?;
+        accounts::create_personal_token(&state.store, caller.user.id, &body.name, body.expires_in_days)
+            .await?;
     Ok(created(CreatedToken { token: secret, info: token }))
 }

@@ -23,7 +23,9 @@ use crate::store::{NotebookId, NotebookMode, ProjectId};
 const IPYNB_TYPE: &str = "application/x-ipynb+json";
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/projects/{id}/notebooks/import", post(import)).route("/notebooks/{id}/ipynb", get(export))
+    Router::new()
+        .route("/projects/{id}/notebooks/import", post(import))
+        .route("/notebooks/{id}/ipynb", get(export))
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,11 +60,13 @@ async fn import(
 
 /// Reads a request body of at most `limit` bytes, stopping as soon as it is over.
 async fn read_limited(body: Body, limit: usize) -> ApiResult<Vec<u8>> {
-    let too_large = || ApiError::TooLarge(format!("the notebook is larger than the import limit of {limit} bytes"));
+    let too_large =
+        || ApiError::TooLarge(format!("the notebook is larger than the import limit of {limit} bytes"));
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the request body could not be read: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("the request body could not be read: {e}")))?;
         if bytes.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -80,8 +84,9 @@ async fn export(
 ) -> ApiResult<Response> {
     let (notebook, _) = notebook_access(&state, caller.as_ref().map(|c| &c.user), id).await?;
     let document = state.rooms.document_state(notebook.id).await?;
-    let text =
-        tokio::task::spawn_blocking(move || notebooks::export_state(&document)).await.map_err(ApiError::internal)??;
+    let text = tokio::task::spawn_blocking(move || notebooks::export_state(&document))
+        .await
+        .map_err(ApiError::internal)??;
     let headers = [
         (CONTENT_TYPE, IPYNB_TYPE.to_owned()),
         (CONTENT_DISPOSITION, attachment(&format!("{}.ipynb", notebook.name))),

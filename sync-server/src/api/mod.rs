@@ -52,6 +52,7 @@ async fn unknown_route(OriginalUri(uri): OriginalUri) -> ApiError {
 /// Written out here rather than through [`ApiError`]: a wrong method is a routing answer,
 /// the only one the API gives that no handler can.
 async fn method_not_allowed() -> Response {
-    let body = json!({"error": {"code": "method_not_allowed", "message": "this route does not accept that method"}});
+    let body =
+        json!({"error": {"code": "method_not_allowed", "message": "this route does not accept that method"}});
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }

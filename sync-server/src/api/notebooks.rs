@@ -89,7 +89,11 @@ async fn rename(
 }
 
 /// `DELETE /api/notebooks/{id}`: 204; connections to it are closed with 4404.
-async fn delete(State(state): State<AppState>, caller: AuthUser, Id(id): Id<NotebookId>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Id(id): Id<NotebookId>,
+) -> ApiResult<StatusCode> {
     let (notebook, access) = notebook_access(&state, Some(&caller.user), id).await?;
     access.require(Access::Edit)?;
     state.store.delete_notebook(notebook.id).await?;

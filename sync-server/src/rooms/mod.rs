@@ -108,10 +108,10 @@ impl Rooms {
     pub async fn document_state(&self, id: NotebookId) -> StoreResult<Vec<u8>> {
         if let Some(handle) = self.map.get(&id).map(|h| h.clone()) {
             let (reply, rx) = oneshot::channel();
-            if handle.send(RoomMsg::Snapshot { reply }).await {
-                if let Ok(state) = rx.await {
-                    return Ok(state);
-                }
+            if handle.send(RoomMsg::Snapshot { reply }).await
+                && let Ok(state) = rx.await
+            {
+                return Ok(state);
             }
         }
         Ok(load(&self.store, id).await?.doc.encode_state())

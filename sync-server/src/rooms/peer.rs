@@ -76,8 +76,12 @@ impl Outbox {
             return;
         }
         if let Err(mpsc::error::TrySendError::Full(_)) = self.frames.try_send(frame) {
-            tracing::warn!(queue = self.frames.max_capacity(), "closing a connection too slow to keep up (4429)");
-            self.closer.close(close::TOO_SLOW, "too slow to keep up: outbound queue full; reconnect to resync");
+            tracing::warn!(
+                queue = self.frames.max_capacity(),
+                "closing a connection too slow to keep up (4429)"
+            );
+            self.closer
+                .close(close::TOO_SLOW, "too slow to keep up: outbound queue full; reconnect to resync");
         }
     }
 }

@@ -34,12 +34,23 @@ const MAX_TURN: usize = 256;
 /// What a room is told.
 #[derive(Debug)]
 pub enum RoomMsg {
-    Join { peer: Peer, outbox: Outbox, reply: oneshot::Sender<Result<(), JoinError>> },
-    Leave { conn_id: u64 },
+    Join {
+        peer: Peer,
+        outbox: Outbox,
+        reply: oneshot::Sender<Result<(), JoinError>>,
+    },
+    Leave {
+        conn_id: u64,
+    },
     /// The y-protocol messages of one frame from a connection.
-    Messages { conn_id: u64, messages: Vec<Message> },
+    Messages {
+        conn_id: u64,
+        messages: Vec<Message>,
+    },
     /// The full document state, once everything applied so far is committed.
-    Snapshot { reply: oneshot::Sender<Vec<u8>> },
+    Snapshot {
+        reply: oneshot::Sender<Vec<u8>>,
+    },
     /// The notebook was deleted: close everyone with 4404 and stop.
     Deleted,
 }
@@ -116,10 +127,10 @@ pub struct Loaded {
 pub async fn load(store: &DynStore, id: NotebookId) -> StoreResult<Loaded> {
     let stored = store.load_document(id).await?;
     let doc = NotebookDoc::new();
-    if let Some(checkpoint) = &stored.checkpoint {
-        if let Err(e) = doc.apply_update(&checkpoint.state) {
-            tracing::error!(notebook = %id, seq = checkpoint.seq, error = %e, "checkpoint does not apply");
-        }
+    if let Some(checkpoint) = &stored.checkpoint
+        && let Err(e) = doc.apply_update(&checkpoint.state)
+    {
+        tracing::error!(notebook = %id, seq = checkpoint.seq, error = %e, "checkpoint does not apply");
     }
     for update in &stored.tail {
         if let Err(e) = doc.apply_update(&update.data) {
@@ -132,7 +143,12 @@ pub async fn load(store: &DynStore, id: NotebookId) -> StoreResult<Loaded> {
 impl Room {
     /// Runs a room until it is evicted, deleted or the server shuts down. `on_exit` runs
     /// once the room has left the registry's map, before pending joins are turned away.
-    pub(super) async fn run(id: NotebookId, mut inbox: mpsc::Receiver<RoomMsg>, ctx: RoomContext, on_exit: impl FnOnce()) {
+    pub(super) async fn run(
+        id: NotebookId,
+        mut inbox: mpsc::Receiver<RoomMsg>,
+        ctx: RoomContext,
+        on_exit: impl FnOnce(),
+    ) {
         let RoomContext { store, committer, config, accepting, shutdown } = ctx;
         let loaded = load(&store, id).await;
         let Loaded { doc, last_seq, replayed } = match loaded {
@@ -251,10 +267,10 @@ impl Room {
         // what we lack) and everyone's awareness.
         let sv = self.doc.doc().transact().state_vector();
         outbox.send(encode(&Message::Sync(SyncMessage::SyncStep1(sv))));
-        if let Ok(update) = self.awareness.update() {
-            if !update.clients.is_empty() {
-                outbox.send(encode(&Message::Awareness(update)));
-            }
+        if let Ok(update) = self.awareness.update()
+            && !update.clients.is_empty()
+        {
+            outbox.send(encode(&Message::Awareness(update)));
         }
         self.conns.insert(peer.conn_id, Connection { peer, outbox, awareness_ids: HashSet::new() });
     }
@@ -265,10 +281,10 @@ impl Room {
         for id in &gone {
             self.awareness.remove_state(*id);
         }
-        if let Ok(update) = self.awareness.update_with_clients(gone) {
-            if !update.clients.is_empty() {
-                self.broadcast(&encode(&Message::Awareness(update)), None);
-            }
+        if let Ok(update) = self.awareness.update_with_clients(gone)
+            && !update.clients.is_empty()
+        {
+            self.broadcast(&encode(&Message::Awareness(update)), None);
         }
     }
 
@@ -327,7 +343,13 @@ impl Room {
         METRICS.updates_accepted.fetch_add(1, Ordering::Relaxed);
         self.pending.push(Pending {
             from: Some(conn_id),
-            record: NewUpdate { notebook_id: self.id, user_id: Some(user.id), client_ids, at: Utc::now(), data },
+            record: NewUpdate {
+                notebook_id: self.id,
+                user_id: Some(user.id),
+                client_ids,
+                at: Utc::now(),
+                data,
+            },
         });
         if cells_changed {
             self.record_authors(&user);
@@ -341,7 +363,8 @@ impl Room {
         if new_cells.is_empty() {
             return;
         }
-        let record = Provenance { author: author.id, author_name: author.name.clone(), created_at: Utc::now() };
+        let record =
+            Provenance { author: author.id, author_name: author.name.clone(), created_at: Utc::now() };
         let edit = self.doc.edit(|ed| {
             for id in &new_cells {
                 ed.record_provenance(id, &record);
@@ -353,7 +376,13 @@ impl Room {
                 let client_ids = vec![self.doc.doc().client_id().get()];
                 self.pending.push(Pending {
                     from: None,
-                    record: NewUpdate { notebook_id: self.id, user_id: None, client_ids, at: Utc::now(), data },
+                    record: NewUpdate {
+                        notebook_id: self.id,
+                        user_id: None,
+                        client_ids,
+                        at: Utc::now(),
+                        data,
+                    },
                 });
             }
             Err(e) => tracing::error!(notebook = %self.id, error = %e, "cannot record provenance"),
@@ -501,7 +530,9 @@ impl Room {
         });
         for (client, entry) in update.clients.iter_mut() {
             conn.awareness_ids.insert(*client);
-            if let Ok(serde_json::Value::Object(mut state)) = serde_json::from_str::<serde_json::Value>(&entry.json) {
+            if let Ok(serde_json::Value::Object(mut state)) =
+                serde_json::from_str::<serde_json::Value>(&entry.json)
+            {
                 state.insert("user".to_owned(), identity.clone());
                 entry.json = serde_json::Value::Object(state).to_string().into();
             }
@@ -543,7 +574,9 @@ fn refuse_all(inbox: &mut mpsc::Receiver<RoomMsg>, error: JoinError) {
     while let Ok(msg) = inbox.try_recv() {
         match msg {
             RoomMsg::Join { reply, outbox, .. } => {
-                if reply.send(Err(error.clone())).is_err() {
+                // The joiner normally retries; if it is gone, close its connection here.
+                let refused = reply.send(Err(error.clone()));
+                if refused.is_err() {
                     outbox.closer.close(close::INTERNAL, error.to_string());
                 }
             }

@@ -89,7 +89,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The latest checkpoint and every update after it: what loading a notebook needs.
     async fn load_document(&self, notebook: NotebookId) -> StoreResult<StoredDocument>;
     /// Log entries with `after < seq <= upto` (all after `after` when `upto` is `None`).
-    async fn updates_between(&self, notebook: NotebookId, after: Seq, upto: Option<Seq>) -> StoreResult<Vec<LoggedUpdate>>;
+    async fn updates_between(
+        &self,
+        notebook: NotebookId,
+        after: Seq,
+        upto: Option<Seq>,
+    ) -> StoreResult<Vec<LoggedUpdate>>;
     /// Stores the full document state as of `seq`.
     async fn write_checkpoint(&self, notebook: NotebookId, seq: Seq, state: &[u8]) -> StoreResult<()>;
     /// The highest sequence number in the notebook's log (0 when empty).

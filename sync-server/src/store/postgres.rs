@@ -15,8 +15,8 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    LoggedUpdate, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookRow,
-    Project, ProjectId, Seq, Store, StoreResult, StoredDocument, Timestamp, Token, User, UserId,
+    LoggedUpdate, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookRow, Project,
+    ProjectId, Seq, Store, StoreResult, StoredDocument, Timestamp, Token, User, UserId,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -93,11 +93,7 @@ impl Store for PostgresStore {
         accounts::create_token(&self.pool, token).await
     }
 
-    async fn token_by_hash(
-        &self,
-        hash: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Option<(Token, User)>> {
+    async fn token_by_hash(&self, hash: &[u8], now: Timestamp) -> StoreResult<Option<(Token, User)>> {
         accounts::token_by_hash(&self.pool, hash, now).await
     }
 
@@ -161,12 +157,7 @@ impl Store for PostgresStore {
         Ok(log::updates_between(&self.pool, notebook, after, upto).await?)
     }
 
-    async fn write_checkpoint(
-        &self,
-        notebook: NotebookId,
-        seq: Seq,
-        state: &[u8],
-    ) -> StoreResult<()> {
+    async fn write_checkpoint(&self, notebook: NotebookId, seq: Seq, state: &[u8]) -> StoreResult<()> {
         log::write_checkpoint(&self.pool, notebook, seq, state).await
     }
 

@@ -44,9 +44,7 @@ pub(super) fn parse_column<T>(
 ) -> Result<T, sqlx::Error> {
     parse(value).ok_or_else(|| sqlx::Error::ColumnDecode {
         index: column.to_owned(),
-        source: Box::new(UnexpectedValue {
-            value: value.to_owned(),
-        }),
+        source: Box::new(UnexpectedValue { value: value.to_owned() }),
     })
 }
 
@@ -72,10 +70,8 @@ pub(super) fn assign_seqs(
     counts: &BTreeMap<NotebookId, i64>,
     last: &BTreeMap<NotebookId, Seq>,
 ) -> Vec<Seq> {
-    let mut next: BTreeMap<NotebookId, Seq> = counts
-        .iter()
-        .map(|(nb, count)| (*nb, last.get(nb).copied().unwrap_or(0) - count + 1))
-        .collect();
+    let mut next: BTreeMap<NotebookId, Seq> =
+        counts.iter().map(|(nb, count)| (*nb, last.get(nb).copied().unwrap_or(0) - count + 1)).collect();
     updates
         .iter()
         .map(|u| {
@@ -111,10 +107,7 @@ mod tests {
     fn seqs_follow_input_order_within_each_notebook() {
         let updates = [update(7), update(3), update(7), update(7), update(3)];
         let counts = seq_counts(&updates);
-        assert_eq!(
-            counts,
-            BTreeMap::from([(NotebookId(3), 2), (NotebookId(7), 3)])
-        );
+        assert_eq!(counts, BTreeMap::from([(NotebookId(3), 2), (NotebookId(7), 3)]));
         let last = BTreeMap::from([(NotebookId(3), 12), (NotebookId(7), 3)]);
         assert_eq!(assign_seqs(&updates, &counts, &last), vec![1, 11, 2, 3, 12]);
     }
@@ -122,9 +115,6 @@ mod tests {
     #[test]
     fn only_constraint_violations_change_meaning() {
         let err = constraint_error(sqlx::Error::RowNotFound, || "x".into(), || "y".into());
-        assert!(matches!(
-            err,
-            StoreError::Database(sqlx::Error::RowNotFound)
-        ));
+        assert!(matches!(err, StoreError::Database(sqlx::Error::RowNotFound)));
     }
 }

@@ -16,14 +16,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    LoggedUpdate, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookRow,
-    Project, ProjectId, Seq, Store, StoreResult, StoredDocument, Timestamp, Token, User, UserId,
+    LoggedUpdate, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookRow, Project,
+    ProjectId, Seq, Store, StoreResult, StoredDocument, Timestamp, Token, User, UserId,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -51,9 +50,7 @@ impl SqliteStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let path = path_from_url(url);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(sqlx::Error::Io)?;
+            tokio::fs::create_dir_all(parent).await.map_err(sqlx::Error::Io)?;
         }
         let options = connect_options(&path);
         // The writer connects first so that the file exists and is in WAL mode before any
@@ -63,9 +60,7 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .connect_lazy_with(options);
+        let reader = SqlitePoolOptions::new().max_connections(READERS).connect_lazy_with(options);
         tracing::debug!(path = %path.display(), "opened SQLite store");
         Ok(SqliteStore { writer, reader })
     }
@@ -79,10 +74,7 @@ impl SqliteStore {
 
 /// The file a database URL names.
 fn path_from_url(url: &str) -> PathBuf {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     // Connection parameters (`?mode=rwc`) are set by this module, not taken from the URL.
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     PathBuf::from(path)
@@ -112,9 +104,7 @@ fn time_column(row: &SqliteRow, column: &str) -> Result<Timestamp, sqlx::Error> 
 
 /// A nullable timestamp column (unix milliseconds).
 fn opt_time_column(row: &SqliteRow, column: &str) -> Result<Option<Timestamp>, sqlx::Error> {
-    row.try_get::<Option<i64>, _>(column)?
-        .map(|ms| millis_to_time(column, ms))
-        .transpose()
+    row.try_get::<Option<i64>, _>(column)?.map(|ms| millis_to_time(column, ms)).transpose()
 }
 
 fn millis_to_time(column: &str, ms: i64) -> Result<Timestamp, sqlx::Error> {
@@ -168,11 +158,7 @@ impl Store for SqliteStore {
         accounts::create_token(&self.writer, token).await
     }
 
-    async fn token_by_hash(
-        &self,
-        hash: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Option<(Token, User)>> {
+    async fn token_by_hash(&self, hash: &[u8], now: Timestamp) -> StoreResult<Option<(Token, User)>> {
         accounts::token_by_hash(&self.reader, hash, now).await
     }
 
@@ -236,12 +222,7 @@ impl Store for SqliteStore {
         Ok(log::updates_between(&self.reader, notebook, after, upto).await?)
     }
 
-    async fn write_checkpoint(
-        &self,
-        notebook: NotebookId,
-        seq: Seq,
-        state: &[u8],
-    ) -> StoreResult<()> {
+    async fn write_checkpoint(&self, notebook: NotebookId, seq: Seq, state: &[u8]) -> StoreResult<()> {
         log::write_checkpoint(self.write().await?, notebook, seq, state).await
     }
 
@@ -256,14 +237,8 @@ mod tests {
 
     #[test]
     fn urls_and_bare_paths_name_the_same_file() {
-        assert_eq!(
-            path_from_url("sqlite://data/talkbook.db"),
-            PathBuf::from("data/talkbook.db")
-        );
-        assert_eq!(
-            path_from_url("sqlite:///var/lib/t.db"),
-            PathBuf::from("/var/lib/t.db")
-        );
+        assert_eq!(path_from_url("sqlite://data/talkbook.db"), PathBuf::from("data/talkbook.db"));
+        assert_eq!(path_from_url("sqlite:///var/lib/t.db"), PathBuf::from("/var/lib/t.db"));
         assert_eq!(path_from_url("sqlite:t.db?mode=rwc"), PathBuf::from("t.db"));
         assert_eq!(path_from_url("./t.db"), PathBuf::from("./t.db"));
     }

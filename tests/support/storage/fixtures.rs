@@ -9,10 +9,7 @@ use sync_server::store::{
 /// A fixed instant plus `ms` milliseconds: tests never read the clock for values they
 /// compare.
 pub fn at(ms: i64) -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
-        .single()
-        .expect("valid date")
-        + Duration::milliseconds(ms)
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("valid date") + Duration::milliseconds(ms)
 }
 
 pub async fn user(store: &DynStore, name: &str) -> User {
@@ -47,10 +44,7 @@ pub fn new_notebook(project: &Project, name: &str) -> NewNotebook {
 }
 
 pub async fn notebook(store: &DynStore, project: &Project, name: &str) -> NotebookRow {
-    store
-        .create_notebook(&new_notebook(project, name))
-        .await
-        .expect("create notebook")
+    store.create_notebook(&new_notebook(project, name)).await.expect("create notebook")
 }
 
 /// A user, a project and one notebook: what most log tests start from.
@@ -85,25 +79,18 @@ pub fn seqs_of(updates: &[LoggedUpdate]) -> Vec<Seq> {
 }
 
 pub fn labels_of(updates: &[LoggedUpdate]) -> Vec<String> {
-    updates
-        .iter()
-        .map(|u| String::from_utf8_lossy(&u.data).into_owned())
-        .collect()
+    updates.iter().map(|u| String::from_utf8_lossy(&u.data).into_owned()).collect()
 }
 
 pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, mentions: &str) {
     match result {
-        Err(StoreError::Conflict(what)) => assert!(
-            what.contains(mentions),
-            "conflict `{what}` should mention `{mentions}`"
-        ),
+        Err(StoreError::Conflict(what)) => {
+            assert!(what.contains(mentions), "conflict `{what}` should mention `{mentions}`")
+        }
         other => panic!("expected a conflict about {mentions}, got {other:?}"),
     }
 }
 
 pub fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    assert!(
-        matches!(result, Err(StoreError::NotFound(_))),
-        "expected NotFound, got {result:?}"
-    );
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "expected NotFound, got {result:?}");
 }

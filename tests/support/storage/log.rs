@@ -12,57 +12,27 @@ pub async fn one_append_numbers_each_notebook_from_one_in_input_order(store: Dyn
     let proj = project(&store, &alice, "p").await;
     let x = notebook(&store, &proj, "x.ipynb").await.id;
     let y = notebook(&store, &proj, "y.ipynb").await.id;
-    let batch = [
-        update(x, "x1"),
-        update(y, "y1"),
-        update(x, "x2"),
-        update(x, "x3"),
-        update(y, "y2"),
-    ];
-    assert_eq!(
-        store.append_updates(&batch).await.expect("append"),
-        vec![1, 1, 2, 3, 2]
-    );
+    let batch = [update(x, "x1"), update(y, "y1"), update(x, "x2"), update(x, "x3"), update(y, "y2")];
+    assert_eq!(store.append_updates(&batch).await.expect("append"), vec![1, 1, 2, 3, 2]);
     let x_log = store.updates_between(x, 0, None).await.expect("x log");
     let y_log = store.updates_between(y, 0, None).await.expect("y log");
     assert_eq!(
         (seqs_of(&x_log), labels_of(&x_log)),
         (vec![1, 2, 3], vec!["x1".into(), "x2".into(), "x3".into()])
     );
-    assert_eq!(
-        (seqs_of(&y_log), labels_of(&y_log)),
-        (vec![1, 2], vec!["y1".into(), "y2".into()])
-    );
-    assert_eq!(
-        (
-            store.last_seq(x).await.expect("x"),
-            store.last_seq(y).await.expect("y")
-        ),
-        (3, 2)
-    );
-    assert_eq!(
-        store.append_updates(&[]).await.expect("empty append"),
-        Vec::<Seq>::new()
-    );
+    assert_eq!((seqs_of(&y_log), labels_of(&y_log)), (vec![1, 2], vec!["y1".into(), "y2".into()]));
+    assert_eq!((store.last_seq(x).await.expect("x"), store.last_seq(y).await.expect("y")), (3, 2));
+    assert_eq!(store.append_updates(&[]).await.expect("empty append"), Vec::<Seq>::new());
 }
 
 pub async fn later_appends_continue_the_numbering(store: DynStore) {
     let (_, nb) = one_notebook(&store).await;
     assert_eq!(store.last_seq(nb.id).await.expect("last_seq"), 0);
     assert_eq!(
-        store
-            .append_updates(&[update(nb.id, "a"), update(nb.id, "b")])
-            .await
-            .expect("append"),
+        store.append_updates(&[update(nb.id, "a"), update(nb.id, "b")]).await.expect("append"),
         vec![1, 2]
     );
-    assert_eq!(
-        store
-            .append_updates(&[update(nb.id, "c")])
-            .await
-            .expect("append"),
-        vec![3]
-    );
+    assert_eq!(store.append_updates(&[update(nb.id, "c")]).await.expect("append"), vec![3]);
     assert_eq!(store.last_seq(nb.id).await.expect("last_seq"), 3);
 }
 
@@ -77,9 +47,8 @@ pub async fn concurrent_appends_get_gapless_distinct_seqs(store: DynStore) {
             let mut got = Vec::new();
             for i in 0..APPENDS {
                 // Batches of 1 to 3 updates, so reservations of different sizes interleave.
-                let batch: Vec<NewUpdate> = (0..=i % 3)
-                    .map(|j| update(nb.id, &format!("t{task}-{i}-{j}")))
-                    .collect();
+                let batch: Vec<NewUpdate> =
+                    (0..=i % 3).map(|j| update(nb.id, &format!("t{task}-{i}-{j}"))).collect();
                 let seqs = store.append_updates(&batch).await.expect("append");
                 assert!(
                     seqs.windows(2).all(|w| w[1] == w[0] + 1),
@@ -97,56 +66,30 @@ pub async fn concurrent_appends_get_gapless_distinct_seqs(store: DynStore) {
     let total = TASKS * (0..APPENDS).map(|i| i % 3 + 1).sum::<usize>();
     returned.sort();
     let seqs: Vec<Seq> = returned.iter().map(|(s, _)| *s).collect();
-    assert_eq!(
-        seqs,
-        (1..=total as Seq).collect::<Vec<_>>(),
-        "seqs 1..=N, each once"
-    );
+    assert_eq!(seqs, (1..=total as Seq).collect::<Vec<_>>(), "seqs 1..=N, each once");
     let log = store.updates_between(nb.id, 0, None).await.expect("log");
     let logged: Vec<(Seq, Vec<u8>)> = log.into_iter().map(|u| (u.seq, u.data)).collect();
-    assert_eq!(
-        logged, returned,
-        "each row carries the seq its append returned"
-    );
+    assert_eq!(logged, returned, "each row carries the seq its append returned");
     assert_eq!(store.last_seq(nb.id).await.expect("last_seq"), total as Seq);
 }
 
 pub async fn client_ids_round_trip_exactly(store: DynStore) {
     let (_, nb) = one_notebook(&store).await;
-    let ids: [Vec<u64>; 3] = [
-        vec![(1 << 53) - 1, 0, u64::from(u32::MAX), 1 << 52],
-        vec![],
-        vec![9_007_199_254_740_990],
-    ];
-    let batch: Vec<NewUpdate> = ids
-        .iter()
-        .map(|c| NewUpdate {
-            client_ids: c.clone(),
-            ..update(nb.id, "u")
-        })
-        .collect();
+    let ids: [Vec<u64>; 3] =
+        [vec![(1 << 53) - 1, 0, u64::from(u32::MAX), 1 << 52], vec![], vec![9_007_199_254_740_990]];
+    let batch: Vec<NewUpdate> =
+        ids.iter().map(|c| NewUpdate { client_ids: c.clone(), ..update(nb.id, "u") }).collect();
     store.append_updates(&batch).await.expect("append");
     let log = store.updates_between(nb.id, 0, None).await.expect("log");
-    assert_eq!(
-        log.iter().map(|u| u.client_ids.clone()).collect::<Vec<_>>(),
-        ids.to_vec()
-    );
+    assert_eq!(log.iter().map(|u| u.client_ids.clone()).collect::<Vec<_>>(), ids.to_vec());
 }
 
 pub async fn authors_and_timestamps_round_trip_to_the_millisecond(store: DynStore) {
     let (alice, nb) = one_notebook(&store).await;
     let long_ago: DateTime<Utc> = "1999-12-31T23:59:59.999Z".parse().expect("timestamp");
     let batch = [
-        NewUpdate {
-            user_id: Some(alice.id),
-            at: at(123),
-            ..update(nb.id, "alice's")
-        },
-        NewUpdate {
-            user_id: None,
-            at: long_ago,
-            ..update(nb.id, "the server's")
-        },
+        NewUpdate { user_id: Some(alice.id), at: at(123), ..update(nb.id, "alice's") },
+        NewUpdate { user_id: None, at: long_ago, ..update(nb.id, "the server's") },
     ];
     store.append_updates(&batch).await.expect("append");
     let log = store.updates_between(nb.id, 0, None).await.expect("log");
@@ -157,32 +100,12 @@ pub async fn authors_and_timestamps_round_trip_to_the_millisecond(store: DynStor
 pub async fn append_to_unknown_notebook_is_not_found_and_writes_nothing(store: DynStore) {
     let (_, nb) = one_notebook(&store).await;
     let ghost = NotebookId(nb.id.0 + 1000);
-    let batch = [
-        update(nb.id, "a"),
-        update(ghost, "lost"),
-        update(nb.id, "b"),
-    ];
+    let batch = [update(nb.id, "a"), update(ghost, "lost"), update(nb.id, "b")];
     assert_not_found(store.append_updates(&batch).await);
-    assert_eq!(
-        store.updates_between(nb.id, 0, None).await.expect("log"),
-        vec![]
-    );
-    assert_eq!(
-        store.updates_between(ghost, 0, None).await.expect("log"),
-        vec![]
-    );
-    assert_eq!(
-        store.last_seq(nb.id).await.expect("last_seq"),
-        0,
-        "no numbers were used up"
-    );
-    assert_eq!(
-        store
-            .append_updates(&[update(nb.id, "c")])
-            .await
-            .expect("append"),
-        vec![1]
-    );
+    assert_eq!(store.updates_between(nb.id, 0, None).await.expect("log"), vec![]);
+    assert_eq!(store.updates_between(ghost, 0, None).await.expect("log"), vec![]);
+    assert_eq!(store.last_seq(nb.id).await.expect("last_seq"), 0, "no numbers were used up");
+    assert_eq!(store.append_updates(&[update(nb.id, "c")]).await.expect("append"), vec![1]);
 }
 
 // --- checkpoints ---
@@ -200,50 +123,28 @@ pub async fn load_without_checkpoint_returns_the_whole_log(store: DynStore) {
 pub async fn load_after_checkpoint_reads_only_the_tail(store: DynStore) {
     let (_, nb) = one_notebook(&store).await;
     append_many(&store, nb.id, 600, 100).await;
-    store
-        .write_checkpoint(nb.id, 500, b"state at 500")
-        .await
-        .expect("checkpoint");
+    store.write_checkpoint(nb.id, 500, b"state at 500").await.expect("checkpoint");
     let doc = store.load_document(nb.id).await.expect("load");
     let checkpoint = doc.checkpoint.as_ref().expect("a checkpoint");
-    assert_eq!(
-        (checkpoint.seq, checkpoint.state.as_slice()),
-        (500, b"state at 500".as_slice())
-    );
+    assert_eq!((checkpoint.seq, checkpoint.state.as_slice()), (500, b"state at 500".as_slice()));
     assert_eq!(doc.tail.len(), 100);
     assert_eq!(seqs_of(&doc.tail), (501..=600).collect::<Vec<_>>());
     assert_eq!(labels_of(&doc.tail)[0], "u501");
     assert_eq!(doc.last_seq(), 600);
     // The checkpoint folds nothing away: the whole history is still there.
-    assert_eq!(
-        store
-            .updates_between(nb.id, 0, None)
-            .await
-            .expect("log")
-            .len(),
-        600
-    );
+    assert_eq!(store.updates_between(nb.id, 0, None).await.expect("log").len(), 600);
 }
 
 pub async fn newest_checkpoint_wins_and_rewriting_one_replaces_it(store: DynStore) {
     let (_, nb) = one_notebook(&store).await;
     append_many(&store, nb.id, 50, 50).await;
     for seq in [10, 20, 30, 40] {
-        store
-            .write_checkpoint(nb.id, seq, format!("state {seq}").as_bytes())
-            .await
-            .expect("checkpoint");
+        store.write_checkpoint(nb.id, seq, format!("state {seq}").as_bytes()).await.expect("checkpoint");
     }
-    store
-        .write_checkpoint(nb.id, 40, b"state 40, again")
-        .await
-        .expect("rewrite checkpoint");
+    store.write_checkpoint(nb.id, 40, b"state 40, again").await.expect("rewrite checkpoint");
     let doc = store.load_document(nb.id).await.expect("load");
     let checkpoint = doc.checkpoint.expect("a checkpoint");
-    assert_eq!(
-        (checkpoint.seq, checkpoint.state),
-        (40, b"state 40, again".to_vec())
-    );
+    assert_eq!((checkpoint.seq, checkpoint.state), (40, b"state 40, again".to_vec()));
     assert_eq!(seqs_of(&doc.tail), (41..=50).collect::<Vec<_>>());
 }
 
@@ -252,14 +153,7 @@ pub async fn updates_between_honours_its_bounds(store: DynStore) {
     append_many(&store, nb.id, 40, 40).await;
     let between = |after: Seq, upto: Option<Seq>| {
         let store = store.clone();
-        async move {
-            seqs_of(
-                &store
-                    .updates_between(nb.id, after, upto)
-                    .await
-                    .expect("updates_between"),
-            )
-        }
+        async move { seqs_of(&store.updates_between(nb.id, after, upto).await.expect("updates_between")) }
     };
     assert_eq!(between(10, Some(20)).await, (11..=20).collect::<Vec<_>>());
     assert_eq!(between(35, None).await, (36..=40).collect::<Vec<_>>());
@@ -275,12 +169,6 @@ pub async fn unknown_notebook_has_no_document(store: DynStore) {
     assert_not_found(store.load_document(ghost).await);
     assert_not_found(store.last_seq(ghost).await);
     assert_not_found(store.write_checkpoint(ghost, 0, b"").await);
-    let empty = store
-        .load_document(nb.id)
-        .await
-        .expect("an empty notebook loads");
-    assert_eq!(
-        (empty.last_seq(), empty.tail.len(), empty.checkpoint),
-        (0, 0, None)
-    );
+    let empty = store.load_document(nb.id).await.expect("an empty notebook loads");
+    assert_eq!((empty.last_seq(), empty.tail.len(), empty.checkpoint), (0, 0, None));
 }

@@ -12,22 +12,11 @@ pub async fn owner_is_a_member_of_a_new_project(store: DynStore) {
     let alice = user(&store, "alice").await;
     let created = project(&store, &alice, "analysis").await;
     assert_eq!(
-        (
-            created.owner_id,
-            created.name.as_str(),
-            created.description.as_str(),
-            created.visibility
-        ),
+        (created.owner_id, created.name.as_str(), created.description.as_str(), created.visibility),
         (alice.id, "analysis", "about analysis", Visibility::Internal)
     );
-    assert_eq!(
-        store.project(created.id).await.expect("project"),
-        Some(created.clone())
-    );
-    assert_eq!(
-        store.projects_for(alice.id).await.expect("projects_for"),
-        vec![created]
-    );
+    assert_eq!(store.project(created.id).await.expect("project"), Some(created.clone()));
+    assert_eq!(store.projects_for(alice.id).await.expect("projects_for"), vec![created]);
 }
 
 pub async fn projects_for_lists_only_the_users_projects_newest_first(store: DynStore) {
@@ -36,10 +25,7 @@ pub async fn projects_for_lists_only_the_users_projects_newest_first(store: DynS
     let first = project(&store, &alice, "first").await;
     let bobs = project(&store, &bob, "bobs").await;
     let second = project(&store, &alice, "second").await;
-    assert_eq!(
-        store.projects_for(alice.id).await.expect("alice"),
-        vec![second, first]
-    );
+    assert_eq!(store.projects_for(alice.id).await.expect("alice"), vec![second, first]);
     assert_eq!(store.projects_for(bob.id).await.expect("bob"), vec![bobs]);
     let carol = user(&store, "carol").await;
     assert_eq!(store.projects_for(carol.id).await.expect("carol"), vec![]);
@@ -54,36 +40,18 @@ pub async fn notebook_names_are_unique_within_a_project_only(store: DynStore) {
         (created.project_id, created.name.as_str(), created.mode),
         (one.id, "main.ipynb", NotebookMode::Thread)
     );
-    assert_eq!(
-        (created.kernelspec.as_str(), created.created_by),
-        ("python3", alice.id)
-    );
-    assert_conflict(
-        store
-            .create_notebook(&new_notebook(&one, "main.ipynb"))
-            .await,
-        "main.ipynb",
-    );
+    assert_eq!((created.kernelspec.as_str(), created.created_by), ("python3", alice.id));
+    assert_conflict(store.create_notebook(&new_notebook(&one, "main.ipynb")).await, "main.ipynb");
     let elsewhere = notebook(&store, &two, "main.ipynb").await;
     assert_ne!(elsewhere.id, created.id);
-    assert_eq!(
-        store.notebook(created.id).await.expect("notebook"),
-        Some(created)
-    );
+    assert_eq!(store.notebook(created.id).await.expect("notebook"), Some(created));
 }
 
 pub async fn notebook_for_unknown_project_is_not_found(store: DynStore) {
     let alice = user(&store, "alice").await;
     let real = project(&store, &alice, "real").await;
-    let ghost = Project {
-        id: ProjectId(real.id.0 + 1000),
-        ..real
-    };
-    assert_not_found(
-        store
-            .create_notebook(&new_notebook(&ghost, "x.ipynb"))
-            .await,
-    );
+    let ghost = Project { id: ProjectId(real.id.0 + 1000), ..real };
+    assert_not_found(store.create_notebook(&new_notebook(&ghost, "x.ipynb")).await);
 }
 
 pub async fn notebooks_are_listed_by_name(store: DynStore) {
@@ -92,39 +60,18 @@ pub async fn notebooks_are_listed_by_name(store: DynStore) {
     let other = project(&store, &alice, "other").await;
     let c = notebook(&store, &proj, "c.ipynb").await;
     let a = notebook(&store, &proj, "a.ipynb").await;
-    let b = NewNotebook {
-        mode: NotebookMode::Pair,
-        ..new_notebook(&proj, "b.ipynb")
-    };
-    let b = store
-        .create_notebook(&b)
-        .await
-        .expect("create pair notebook");
+    let b = NewNotebook { mode: NotebookMode::Pair, ..new_notebook(&proj, "b.ipynb") };
+    let b = store.create_notebook(&b).await.expect("create pair notebook");
     notebook(&store, &other, "elsewhere.ipynb").await;
     assert_eq!(b.mode, NotebookMode::Pair);
-    assert_eq!(
-        store.notebooks_in(proj.id).await.expect("list"),
-        vec![a, b, c]
-    );
+    assert_eq!(store.notebooks_in(proj.id).await.expect("list"), vec![a, b, c]);
 }
 
 pub async fn renamed_notebook_keeps_its_id(store: DynStore) {
     let (_, nb) = one_notebook(&store).await;
-    let renamed = store
-        .rename_notebook(nb.id, "renamed.ipynb")
-        .await
-        .expect("rename");
-    assert_eq!(
-        renamed,
-        NotebookRow {
-            name: "renamed.ipynb".to_owned(),
-            ..nb.clone()
-        }
-    );
-    assert_eq!(
-        store.notebook(nb.id).await.expect("notebook"),
-        Some(renamed)
-    );
+    let renamed = store.rename_notebook(nb.id, "renamed.ipynb").await.expect("rename");
+    assert_eq!(renamed, NotebookRow { name: "renamed.ipynb".to_owned(), ..nb.clone() });
+    assert_eq!(store.notebook(nb.id).await.expect("notebook"), Some(renamed));
 }
 
 pub async fn rename_to_a_taken_name_is_a_conflict(store: DynStore) {
@@ -132,23 +79,13 @@ pub async fn rename_to_a_taken_name_is_a_conflict(store: DynStore) {
     let proj = project(&store, &alice, "p").await;
     let first = notebook(&store, &proj, "first.ipynb").await;
     notebook(&store, &proj, "second.ipynb").await;
-    assert_conflict(
-        store.rename_notebook(first.id, "second.ipynb").await,
-        "second.ipynb",
-    );
-    assert_eq!(
-        store.notebook(first.id).await.expect("notebook"),
-        Some(first)
-    );
+    assert_conflict(store.rename_notebook(first.id, "second.ipynb").await, "second.ipynb");
+    assert_eq!(store.notebook(first.id).await.expect("notebook"), Some(first));
 }
 
 pub async fn rename_of_a_missing_notebook_is_not_found(store: DynStore) {
     let (_, nb) = one_notebook(&store).await;
-    assert_not_found(
-        store
-            .rename_notebook(NotebookId(nb.id.0 + 1000), "x.ipynb")
-            .await,
-    );
+    assert_not_found(store.rename_notebook(NotebookId(nb.id.0 + 1000), "x.ipynb").await);
 }
 
 pub async fn deleting_a_notebook_deletes_its_log_and_checkpoints(store: DynStore) {
@@ -158,29 +95,14 @@ pub async fn deleting_a_notebook_deletes_its_log_and_checkpoints(store: DynStore
     let kept = notebook(&store, &proj, "kept.ipynb").await;
     append_many(&store, doomed.id, 5, 5).await;
     append_many(&store, kept.id, 3, 3).await;
-    store
-        .write_checkpoint(doomed.id, 4, b"state")
-        .await
-        .expect("checkpoint");
+    store.write_checkpoint(doomed.id, 4, b"state").await.expect("checkpoint");
     store.delete_notebook(doomed.id).await.expect("delete");
     assert_eq!(store.notebook(doomed.id).await.expect("notebook"), None);
-    assert_eq!(
-        store
-            .updates_between(doomed.id, 0, None)
-            .await
-            .expect("log"),
-        vec![]
-    );
+    assert_eq!(store.updates_between(doomed.id, 0, None).await.expect("log"), vec![]);
     assert_not_found(store.load_document(doomed.id).await);
     assert_not_found(store.delete_notebook(doomed.id).await);
-    assert_eq!(
-        store.notebooks_in(proj.id).await.expect("list"),
-        vec![kept.clone()]
-    );
-    assert_eq!(
-        seqs_of(&store.updates_between(kept.id, 0, None).await.expect("log")),
-        vec![1, 2, 3]
-    );
+    assert_eq!(store.notebooks_in(proj.id).await.expect("list"), vec![kept.clone()]);
+    assert_eq!(seqs_of(&store.updates_between(kept.id, 0, None).await.expect("log")), vec![1, 2, 3]);
     // The name is free again and the new notebook's history starts afresh.
     let reborn = notebook(&store, &proj, "doomed.ipynb").await;
     assert_ne!(reborn.id, doomed.id);

@@ -4,9 +4,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
 
 use crate::store::sql_common::{constraint_error, parse_column};
-use crate::store::{
-    NewToken, NewUser, StoreError, StoreResult, Timestamp, Token, TokenKind, User, UserId,
-};
+use crate::store::{NewToken, NewUser, StoreError, StoreResult, Timestamp, Token, TokenKind, User, UserId};
 
 pub(super) async fn create_user(pool: &PgPool, user: &NewUser) -> StoreResult<User> {
     let row = sqlx::query(
@@ -25,41 +23,33 @@ pub(super) async fn create_user(pool: &PgPool, user: &NewUser) -> StoreResult<Us
 }
 
 pub(super) async fn user_by_id(pool: &PgPool, id: UserId) -> StoreResult<Option<User>> {
-    let row = sqlx::query(
-        "SELECT id, name, display_name, color, is_admin, created_at FROM users WHERE id = $1",
-    )
-    .bind(id.0)
-    .fetch_optional(pool)
-    .await?;
+    let row =
+        sqlx::query("SELECT id, name, display_name, color, is_admin, created_at FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|r| user_from_row(&r, "")).transpose()?)
 }
 
 pub(super) async fn user_by_name(pool: &PgPool, name: &str) -> StoreResult<Option<User>> {
-    let row = sqlx::query(
-        "SELECT id, name, display_name, color, is_admin, created_at FROM users WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_optional(pool)
-    .await?;
+    let row =
+        sqlx::query("SELECT id, name, display_name, color, is_admin, created_at FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|r| user_from_row(&r, "")).transpose()?)
 }
 
 pub(super) async fn list_users(pool: &PgPool) -> StoreResult<Vec<User>> {
-    let rows = sqlx::query(
-        "SELECT id, name, display_name, color, is_admin, created_at FROM users ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| user_from_row(r, ""))
-        .collect::<Result<_, _>>()?)
+    let rows =
+        sqlx::query("SELECT id, name, display_name, color, is_admin, created_at FROM users ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.iter().map(|r| user_from_row(r, "")).collect::<Result<_, _>>()?)
 }
 
 pub(super) async fn count_users(pool: &PgPool) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(pool)
-        .await?)
+    Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await?)
 }
 
 /// `NotFound` for an unknown user, so a typo is not mistaken for "has no password".
@@ -96,11 +86,7 @@ pub(super) async fn create_token(pool: &PgPool, token: &NewToken) -> StoreResult
     .fetch_one(pool)
     .await
     .map_err(|e| {
-        constraint_error(
-            e,
-            || "token with this hash".to_owned(),
-            || format!("user {}", token.user_id),
-        )
+        constraint_error(e, || "token with this hash".to_owned(), || format!("user {}", token.user_id))
     })?;
     Ok(token_from_row(&row)?)
 }
@@ -128,10 +114,7 @@ pub(super) async fn token_by_hash(
 
 /// Deleting a token that is already gone succeeds: signing out twice is not an error.
 pub(super) async fn delete_token(pool: &PgPool, hash: &[u8]) -> StoreResult<()> {
-    sqlx::query("DELETE FROM tokens WHERE hash = $1")
-        .bind(hash)
-        .execute(pool)
-        .await?;
+    sqlx::query("DELETE FROM tokens WHERE hash = $1").bind(hash).execute(pool).await?;
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use sqlx::{Postgres, Row, Transaction};
 
 use crate::store::sql_common::{CHECKPOINTS_KEPT, assign_seqs, constraint_error, seq_counts};
 use crate::store::{
-    Checkpoint, LoggedUpdate, NewUpdate, NotebookId, Seq, StoreError, StoreResult, StoredDocument,
-    Timestamp, UserId,
+    Checkpoint, LoggedUpdate, NewUpdate, NotebookId, Seq, StoreError, StoreResult, StoredDocument, Timestamp,
+    UserId,
 };
 
 /// Appends `updates` (non-empty) in one transaction: reserves each notebook's sequence
@@ -42,13 +42,11 @@ async fn reserve_seqs(
     notebook: NotebookId,
     count: i64,
 ) -> Result<Option<Seq>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE notebooks SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq",
-    )
-    .bind(notebook.0)
-    .bind(count)
-    .fetch_optional(&mut **tx)
-    .await
+    sqlx::query_scalar("UPDATE notebooks SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq")
+        .bind(notebook.0)
+        .bind(count)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 /// One statement for the whole batch: the columns travel as arrays and `UNNEST` turns
@@ -61,10 +59,7 @@ async fn insert_rows(
 ) -> StoreResult<()> {
     let notebooks: Vec<i64> = updates.iter().map(|u| u.notebook_id.0).collect();
     let users: Vec<Option<i64>> = updates.iter().map(|u| u.user_id.map(|id| id.0)).collect();
-    let client_ids: Vec<String> = updates
-        .iter()
-        .map(|u| client_ids_literal(&u.client_ids))
-        .collect();
+    let client_ids: Vec<String> = updates.iter().map(|u| client_ids_literal(&u.client_ids)).collect();
     let times: Vec<Timestamp> = updates.iter().map(|u| u.at).collect();
     let data: Vec<&[u8]> = updates.iter().map(|u| u.data.as_slice()).collect();
     sqlx::query(
@@ -81,29 +76,28 @@ async fn insert_rows(
     .bind(&data)
     .execute(&mut **tx)
     .await
-    .map_err(|e| constraint_error(e, || "update with this sequence number".to_owned(), || "user of an update".to_owned()))?;
+    .map_err(|e| {
+        constraint_error(
+            e,
+            || "update with this sequence number".to_owned(),
+            || "user of an update".to_owned(),
+        )
+    })?;
     Ok(())
 }
 
 /// Reads the newest checkpoint and only the log after it, so loading time does not grow
 /// with the length of the history (SPEC §7).
-pub(super) async fn load_document(
-    pool: &PgPool,
-    notebook: NotebookId,
-) -> StoreResult<StoredDocument> {
-    let checkpoint = sqlx::query(
-        "SELECT seq, state FROM checkpoints WHERE notebook_id = $1 ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(notebook.0)
-    .fetch_optional(pool)
-    .await?
-    .map(|row| -> Result<Checkpoint, sqlx::Error> {
-        Ok(Checkpoint {
-            seq: row.try_get("seq")?,
-            state: row.try_get("state")?,
-        })
-    })
-    .transpose()?;
+pub(super) async fn load_document(pool: &PgPool, notebook: NotebookId) -> StoreResult<StoredDocument> {
+    let checkpoint =
+        sqlx::query("SELECT seq, state FROM checkpoints WHERE notebook_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(notebook.0)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| -> Result<Checkpoint, sqlx::Error> {
+                Ok(Checkpoint { seq: row.try_get("seq")?, state: row.try_get("state")? })
+            })
+            .transpose()?;
     let after = checkpoint.as_ref().map_or(0, |c| c.seq);
     let tail = updates_between(pool, notebook, after, None).await?;
     if checkpoint.is_none() && tail.is_empty() {
@@ -190,10 +184,7 @@ fn update_from_row(row: &PgRow) -> Result<LoggedUpdate, sqlx::Error> {
 
 /// A PostgreSQL array literal of the ids as `bigint`s, e.g. `{1,-2}`.
 fn client_ids_literal(ids: &[u64]) -> String {
-    let items: Vec<String> = ids
-        .iter()
-        .map(|&id| client_id_to_sql(id).to_string())
-        .collect();
+    let items: Vec<String> = ids.iter().map(|&id| client_id_to_sql(id).to_string()).collect();
     format!("{{{}}}", items.join(","))
 }
 

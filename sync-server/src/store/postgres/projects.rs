@@ -38,10 +38,12 @@ pub(super) async fn create_project(
 }
 
 pub(super) async fn project(pool: &PgPool, id: ProjectId) -> StoreResult<Option<Project>> {
-    let row = sqlx::query("SELECT id, owner_id, name, description, visibility, created_at FROM projects WHERE id = $1")
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, owner_id, name, description, visibility, created_at FROM projects WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(pool)
+    .await?;
     Ok(row.map(|r| project_from_row(&r)).transpose()?)
 }
 
@@ -56,16 +58,10 @@ pub(super) async fn projects_for(pool: &PgPool, user: UserId) -> StoreResult<Vec
     .bind(user.0)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .map(project_from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(project_from_row).collect::<Result<_, _>>()?)
 }
 
-pub(super) async fn create_notebook(
-    pool: &PgPool,
-    notebook: &NewNotebook,
-) -> StoreResult<NotebookRow> {
+pub(super) async fn create_notebook(pool: &PgPool, notebook: &NewNotebook) -> StoreResult<NotebookRow> {
     let row = sqlx::query(
         "INSERT INTO notebooks (project_id, name, mode, kernelspec, created_by) VALUES ($1, $2, $3, $4, $5)
          RETURNING id, project_id, name, mode, kernelspec, created_by, created_at",
@@ -98,10 +94,7 @@ pub(super) async fn notebook(pool: &PgPool, id: NotebookId) -> StoreResult<Optio
 }
 
 /// By name, the order a file browser shows them in.
-pub(super) async fn notebooks_in(
-    pool: &PgPool,
-    project: ProjectId,
-) -> StoreResult<Vec<NotebookRow>> {
+pub(super) async fn notebooks_in(pool: &PgPool, project: ProjectId) -> StoreResult<Vec<NotebookRow>> {
     let rows = sqlx::query(
         "SELECT id, project_id, name, mode, kernelspec, created_by, created_at FROM notebooks
          WHERE project_id = $1 ORDER BY name, id",
@@ -109,17 +102,10 @@ pub(super) async fn notebooks_in(
     .bind(project.0)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .map(notebook_from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(notebook_from_row).collect::<Result<_, _>>()?)
 }
 
-pub(super) async fn rename_notebook(
-    pool: &PgPool,
-    id: NotebookId,
-    name: &str,
-) -> StoreResult<NotebookRow> {
+pub(super) async fn rename_notebook(pool: &PgPool, id: NotebookId, name: &str) -> StoreResult<NotebookRow> {
     let row = sqlx::query(
         "UPDATE notebooks SET name = $1 WHERE id = $2
          RETURNING id, project_id, name, mode, kernelspec, created_by, created_at",
@@ -129,11 +115,7 @@ pub(super) async fn rename_notebook(
     .fetch_optional(pool)
     .await
     .map_err(|e| {
-        constraint_error(
-            e,
-            || format!("notebook `{name}` in this project"),
-            || format!("notebook {id}"),
-        )
+        constraint_error(e, || format!("notebook `{name}` in this project"), || format!("notebook {id}"))
     })?;
     let row = row.ok_or_else(|| StoreError::NotFound(format!("notebook {id}")))?;
     Ok(notebook_from_row(&row)?)
@@ -141,10 +123,7 @@ pub(super) async fn rename_notebook(
 
 /// The log and checkpoints go with it (`ON DELETE CASCADE`).
 pub(super) async fn delete_notebook(pool: &PgPool, id: NotebookId) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM notebooks WHERE id = $1")
-        .bind(id.0)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query("DELETE FROM notebooks WHERE id = $1").bind(id.0).execute(pool).await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(format!("notebook {id}")));
     }

@@ -5,9 +5,7 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 
 use super::{opt_time_column, time_column, to_millis};
 use crate::store::sql_common::{constraint_error, parse_column};
-use crate::store::{
-    NewToken, NewUser, StoreError, StoreResult, Timestamp, Token, TokenKind, User, UserId,
-};
+use crate::store::{NewToken, NewUser, StoreError, StoreResult, Timestamp, Token, TokenKind, User, UserId};
 
 pub(super) async fn create_user(pool: &SqlitePool, user: &NewUser) -> StoreResult<User> {
     let row = sqlx::query(
@@ -26,41 +24,33 @@ pub(super) async fn create_user(pool: &SqlitePool, user: &NewUser) -> StoreResul
 }
 
 pub(super) async fn user_by_id(pool: &SqlitePool, id: UserId) -> StoreResult<Option<User>> {
-    let row = sqlx::query(
-        "SELECT id, name, display_name, color, is_admin, created_at FROM users WHERE id = ?",
-    )
-    .bind(id.0)
-    .fetch_optional(pool)
-    .await?;
+    let row =
+        sqlx::query("SELECT id, name, display_name, color, is_admin, created_at FROM users WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|r| user_from_row(&r, "")).transpose()?)
 }
 
 pub(super) async fn user_by_name(pool: &SqlitePool, name: &str) -> StoreResult<Option<User>> {
-    let row = sqlx::query(
-        "SELECT id, name, display_name, color, is_admin, created_at FROM users WHERE name = ?",
-    )
-    .bind(name)
-    .fetch_optional(pool)
-    .await?;
+    let row =
+        sqlx::query("SELECT id, name, display_name, color, is_admin, created_at FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|r| user_from_row(&r, "")).transpose()?)
 }
 
 pub(super) async fn list_users(pool: &SqlitePool) -> StoreResult<Vec<User>> {
-    let rows = sqlx::query(
-        "SELECT id, name, display_name, color, is_admin, created_at FROM users ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| user_from_row(r, ""))
-        .collect::<Result<_, _>>()?)
+    let rows =
+        sqlx::query("SELECT id, name, display_name, color, is_admin, created_at FROM users ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.iter().map(|r| user_from_row(r, "")).collect::<Result<_, _>>()?)
 }
 
 pub(super) async fn count_users(pool: &SqlitePool) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(pool)
-        .await?)
+    Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await?)
 }
 
 /// `NotFound` for an unknown user, so a typo is not mistaken for "has no password".
@@ -72,11 +62,7 @@ pub(super) async fn password_hash(pool: &SqlitePool, id: UserId) -> StoreResult<
         .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
 }
 
-pub(super) async fn set_password_hash(
-    pool: &SqlitePool,
-    id: UserId,
-    hash: &str,
-) -> StoreResult<()> {
+pub(super) async fn set_password_hash(pool: &SqlitePool, id: UserId, hash: &str) -> StoreResult<()> {
     let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
         .bind(hash)
         .bind(id.0)
@@ -101,11 +87,7 @@ pub(super) async fn create_token(pool: &SqlitePool, token: &NewToken) -> StoreRe
     .fetch_one(pool)
     .await
     .map_err(|e| {
-        constraint_error(
-            e,
-            || "token with this hash".to_owned(),
-            || format!("user {}", token.user_id),
-        )
+        constraint_error(e, || "token with this hash".to_owned(), || format!("user {}", token.user_id))
     })?;
     Ok(token_from_row(&row)?)
 }
@@ -133,10 +115,7 @@ pub(super) async fn token_by_hash(
 
 /// Deleting a token that is already gone succeeds: signing out twice is not an error.
 pub(super) async fn delete_token(pool: &SqlitePool, hash: &[u8]) -> StoreResult<()> {
-    sqlx::query("DELETE FROM tokens WHERE hash = ?")
-        .bind(hash)
-        .execute(pool)
-        .await?;
+    sqlx::query("DELETE FROM tokens WHERE hash = ?").bind(hash).execute(pool).await?;
     Ok(())
 }
 

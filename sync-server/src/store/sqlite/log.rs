@@ -21,10 +21,8 @@ pub(super) async fn append_updates(
     mut tx: Transaction<'static, Sqlite>,
     updates: &[NewUpdate],
 ) -> StoreResult<Vec<Seq>> {
-    let client_ids = updates
-        .iter()
-        .map(|u| encode_client_ids(&u.client_ids))
-        .collect::<Result<Vec<_>, _>>()?;
+    let client_ids =
+        updates.iter().map(|u| encode_client_ids(&u.client_ids)).collect::<Result<Vec<_>, _>>()?;
     let counts = seq_counts(updates);
     let mut last = BTreeMap::new();
     for (&notebook, &count) in &counts {
@@ -63,23 +61,16 @@ pub(super) async fn append_updates(
 
 /// Reads the newest checkpoint and only the log after it, so loading time does not grow
 /// with the length of the history (SPEC §7).
-pub(super) async fn load_document(
-    pool: &SqlitePool,
-    notebook: NotebookId,
-) -> StoreResult<StoredDocument> {
-    let checkpoint = sqlx::query(
-        "SELECT seq, state FROM checkpoints WHERE notebook_id = ? ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(notebook.0)
-    .fetch_optional(pool)
-    .await?
-    .map(|row| -> Result<Checkpoint, sqlx::Error> {
-        Ok(Checkpoint {
-            seq: row.try_get("seq")?,
-            state: row.try_get("state")?,
-        })
-    })
-    .transpose()?;
+pub(super) async fn load_document(pool: &SqlitePool, notebook: NotebookId) -> StoreResult<StoredDocument> {
+    let checkpoint =
+        sqlx::query("SELECT seq, state FROM checkpoints WHERE notebook_id = ? ORDER BY seq DESC LIMIT 1")
+            .bind(notebook.0)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| -> Result<Checkpoint, sqlx::Error> {
+                Ok(Checkpoint { seq: row.try_get("seq")?, state: row.try_get("state")? })
+            })
+            .transpose()?;
     let after = checkpoint.as_ref().map_or(0, |c| c.seq);
     let tail = updates_between(pool, notebook, after, None).await?;
     if checkpoint.is_none() && tail.is_empty() {
@@ -170,8 +161,6 @@ fn encode_client_ids(ids: &[u64]) -> Result<String, sqlx::Error> {
 }
 
 fn decode_client_ids(json: &str) -> Result<Vec<u64>, sqlx::Error> {
-    serde_json::from_str(json).map_err(|e| sqlx::Error::ColumnDecode {
-        index: "client_ids".to_owned(),
-        source: Box::new(e),
-    })
+    serde_json::from_str(json)
+        .map_err(|e| sqlx::Error::ColumnDecode { index: "client_ids".to_owned(), source: Box::new(e) })
 }

@@ -59,16 +59,10 @@ pub(super) async fn projects_for(pool: &SqlitePool, user: UserId) -> StoreResult
     .bind(user.0)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .map(project_from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(project_from_row).collect::<Result<_, _>>()?)
 }
 
-pub(super) async fn create_notebook(
-    pool: &SqlitePool,
-    notebook: &NewNotebook,
-) -> StoreResult<NotebookRow> {
+pub(super) async fn create_notebook(pool: &SqlitePool, notebook: &NewNotebook) -> StoreResult<NotebookRow> {
     let row = sqlx::query(
         "INSERT INTO notebooks (project_id, name, mode, kernelspec, created_by) VALUES (?, ?, ?, ?, ?)
          RETURNING id, project_id, name, mode, kernelspec, created_by, created_at",
@@ -90,10 +84,7 @@ pub(super) async fn create_notebook(
     Ok(notebook_from_row(&row)?)
 }
 
-pub(super) async fn notebook(
-    pool: &SqlitePool,
-    id: NotebookId,
-) -> StoreResult<Option<NotebookRow>> {
+pub(super) async fn notebook(pool: &SqlitePool, id: NotebookId) -> StoreResult<Option<NotebookRow>> {
     let row = sqlx::query(
         "SELECT id, project_id, name, mode, kernelspec, created_by, created_at FROM notebooks WHERE id = ?",
     )
@@ -104,10 +95,7 @@ pub(super) async fn notebook(
 }
 
 /// By name, the order a file browser shows them in.
-pub(super) async fn notebooks_in(
-    pool: &SqlitePool,
-    project: ProjectId,
-) -> StoreResult<Vec<NotebookRow>> {
+pub(super) async fn notebooks_in(pool: &SqlitePool, project: ProjectId) -> StoreResult<Vec<NotebookRow>> {
     let rows = sqlx::query(
         "SELECT id, project_id, name, mode, kernelspec, created_by, created_at FROM notebooks
          WHERE project_id = ? ORDER BY name, id",
@@ -115,10 +103,7 @@ pub(super) async fn notebooks_in(
     .bind(project.0)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .map(notebook_from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(notebook_from_row).collect::<Result<_, _>>()?)
 }
 
 pub(super) async fn rename_notebook(
@@ -135,11 +120,7 @@ pub(super) async fn rename_notebook(
     .fetch_optional(pool)
     .await
     .map_err(|e| {
-        constraint_error(
-            e,
-            || format!("notebook `{name}` in this project"),
-            || format!("notebook {id}"),
-        )
+        constraint_error(e, || format!("notebook `{name}` in this project"), || format!("notebook {id}"))
     })?;
     let row = row.ok_or_else(|| StoreError::NotFound(format!("notebook {id}")))?;
     Ok(notebook_from_row(&row)?)
@@ -147,10 +128,7 @@ pub(super) async fn rename_notebook(
 
 /// The log and checkpoints go with it (`ON DELETE CASCADE`).
 pub(super) async fn delete_notebook(pool: &SqlitePool, id: NotebookId) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM notebooks WHERE id = ?")
-        .bind(id.0)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query("DELETE FROM notebooks WHERE id = ?").bind(id.0).execute(pool).await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(format!("notebook {id}")));
     }
