@@ -118,7 +118,11 @@ fn everything_a_client_received_survives_a_crash(backend: Backend) {
         );
     }
     assert_eq!(stored.read(), before, "received updates changed the stored notebook");
-    assert!(received_total > 30, "too few updates were exchanged before the crash ({received_total})");
+    // Update events depend on how the server batched them; what is certain is that the
+    // watcher saw c's twentieth edit, so it must be stored.
+    assert!(received_total >= 4, "every client received something ({received_total} updates)");
+    let cell_c = before.cells.iter().find(|c| c.id.as_str() == "cell-c").expect("cell-c stored");
+    assert!(cell_c.source.contains("c20 "), "stored cell-c lacks an edit a client saw: {:?}", cell_c.source);
 
     // And the restarted server serves exactly what was stored.
     fx.server.restart();
