@@ -35,7 +35,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Frames queued for the writer. When full the worker waits (back-pressure), which shows as
 /// latency in the figures rather than as memory growth.
 const OUTBOUND_QUEUE: usize = 1024;
-/// Longest wait for the server's answer to our sync step 1 on connect.
+/// Longest wait for the server's answer to our sync step 1 on connect, by default.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most edits one pacing tick or typing round makes before reading again, so a client that
 /// fell behind catches up without starving its reader.
@@ -135,6 +135,7 @@ pub struct Status {
 enum Command {
     EnsureCell { cell_id: String },
     Pace(Pace),
+    StopPace,
     Type { count: u64, cell_every: u64, id_prefix: String, done: oneshot::Sender<Instant> },
     RoundTrip(oneshot::Sender<Instant>),
     Snapshot(oneshot::Sender<(StateVector, usize)>),
@@ -168,6 +169,16 @@ impl Connected {
 
 /// Opens a connection, starts the client and waits until it has synced with the server.
 pub async fn connect(target: &Target, options: Options) -> anyhow::Result<Connected> {
+    connect_within(target, options, SYNC_TIMEOUT).await
+}
+
+/// [`connect`] with a chosen limit for the first sync (a cold server may take long to load a
+/// big document).
+pub async fn connect_within(
+    target: &Target,
+    options: Options,
+    sync_limit: Duration,
+) -> anyhow::Result<Connected> {
     let started = Instant::now();
     let request = target.request(&options.room)?;
     // `true` disables Nagle (TCP_NODELAY): small frames otherwise wait for a delayed ACK and
@@ -177,8 +188,7 @@ pub async fn connect(target: &Target, options: Options) -> anyhow::Result<Connec
         .with_context(|| format!("connecting to {}", target.display_url(&options.room)))?;
     let open = Instant::now();
     let client = Client::start(ws, options)?;
-    let status =
-        client.wait_for(|s| s.synced_at.is_some(), SYNC_TIMEOUT).await.context("waiting for sync")?;
+    let status = client.wait_for(|s| s.synced_at.is_some(), sync_limit).await.context("waiting for sync")?;
     let synced = status.synced_at.ok_or_else(|| anyhow!("synced without a time"))?;
     Ok(Connected { client, started, open, synced })
 }
@@ -260,6 +270,12 @@ impl Client {
     /// Starts timed edits (the client needs [`Options::timed`] and a cell).
     pub async fn pace(&self, pace: Pace) -> anyhow::Result<()> {
         self.command(Command::Pace(pace)).await
+    }
+
+    /// Stops timed edits now, even if the pace is behind schedule: what was sent until
+    /// then is all that a step's figures count.
+    pub async fn stop_pace(&self) -> anyhow::Result<()> {
+        self.command(Command::StopPace).await
     }
 
     /// Types `count` keystroke edits as fast as the connection takes them; returns when the
@@ -346,7 +362,9 @@ impl Worker {
                     None => bail!("connection closed by server"),
                     Some(Err(e)) => return Err(e).context("reading from server"),
                     Some(Ok(WsMessage::Binary(data))) => self.on_frame(&data).await?,
-                    Some(Ok(WsMessage::Close(frame))) => bail!("server closed the connection: {}", describe_close(frame)),
+                    Some(Ok(WsMessage::Close(frame))) => {
+                        bail!("server closed the connection: {}", describe_close(frame))
+                    }
                     // Pings are answered by tungstenite itself; text frames are not y-websocket.
                     Some(Ok(_)) => {}
                 },
@@ -432,6 +450,10 @@ impl Worker {
                 // and no slower than 10 ms (which bounds how late an edit can start).
                 let period = Duration::from_secs_f64(1.0 / pace.per_sec.max(1e-3));
                 return Ok(Some(period.clamp(Duration::from_millis(1), Duration::from_millis(10))));
+            }
+            Command::StopPace => {
+                self.pace = None;
+                self.status.send_modify(|s| s.pacing = false);
             }
             Command::Type { count, cell_every, id_prefix, done } => {
                 self.typing =

@@ -140,8 +140,8 @@ async fn load(ctx: &Context, args: &BigdocArgs) -> anyhow::Result<Value> {
     eprintln!("loadgen: bigdoc: loading {}", ctx.target.display_url(&room));
     let options = Options { index: 0, room: room.clone(), timed: None, expect: Some(expect.clone()) };
     let watches = procstat::watch_both(ctx.server_pid)?;
-    let loader = client::connect(&ctx.target, options).await?;
     let limit = args.load_timeout.min(ctx.remaining()).max(Duration::from_secs(1));
+    let loader = client::connect_within(&ctx.target, options, limit).await?;
     // A document that never completes is a figure too (the server lost edits), not a crash.
     let covered =
         loader.client.wait_for(|s| s.covered_at.is_some(), limit).await.ok().and_then(|s| s.covered_at);

@@ -21,6 +21,8 @@ const LEAD_IN: Duration = Duration::from_millis(100);
 /// How often logs are drained while a step runs (keeps them short) and while draining.
 const ABSORB_EVERY: Duration = Duration::from_millis(250);
 const DRAIN_POLL: Duration = Duration::from_millis(10);
+/// How long clients told to stop pacing may take to do so.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest wait, at the end of a run, for the replicas to become identical.
 pub const SETTLE: Duration = Duration::from_secs(10);
 /// How often [`Swarm::verify`] compares the replicas while waiting for them to settle.
@@ -136,11 +138,22 @@ impl Swarm {
 
         let sent_all = Instant::now();
         let drain_end = sent_all + drain;
-        // Clients behind schedule may still be sending; their edits count once logged.
-        while Instant::now() < drain_end
-            && self.clients.iter().any(|c| c.status().pacing && c.status().ended.is_none())
-        {
+        // Clients behind schedule may still be sending: give them until the end of the
+        // drain, then stop them, so that no edit is sent after the step's figures are taken.
+        let still_pacing =
+            |clients: &[Client]| clients.iter().any(|c| c.status().pacing && c.status().ended.is_none());
+        while Instant::now() < drain_end && still_pacing(&self.clients) {
             tokio::time::sleep(DRAIN_POLL).await;
+        }
+        if still_pacing(&self.clients) {
+            eprintln!("loadgen: clients fell behind the rate; stopping them");
+            for client in &self.clients {
+                let _ = client.stop_pace().await;
+            }
+            let stopped_by = Instant::now() + STOP_TIMEOUT;
+            while Instant::now() < stopped_by && still_pacing(&self.clients) {
+                tokio::time::sleep(DRAIN_POLL).await;
+            }
         }
         loop {
             self.tracker.absorb(&self.logs);
