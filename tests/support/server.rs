@@ -9,8 +9,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use sync_server::store::{
-    self, DynStore, NewNotebook, NewProject, NewToken, NewUser, NotebookId, NotebookMode, ProjectId,
-    TokenKind, User, Visibility,
+    self, DynStore, NewProject, NewToken, NewUser, NotebookId, NotebookMode, ProjectId, TokenKind, User,
+    Visibility,
 };
 
 /// The storage backends every server test runs on.
@@ -136,32 +136,16 @@ pub async fn add_project(store: &DynStore, owner: &TestUser) -> ProjectId {
         .id
 }
 
-/// An empty notebook, as the API creates it: the document's `meta` is written as the
-/// first update of its log.
+/// An empty notebook, made by the same code the API and CLI use.
 pub async fn add_notebook(store: &DynStore, project: ProjectId, owner: &TestUser, name: &str) -> NotebookId {
-    let row = store
-        .create_notebook(&NewNotebook {
-            project_id: project,
-            name: name.into(),
-            mode: NotebookMode::Thread,
-            kernelspec: "python3".into(),
-            created_by: owner.user.id,
-        })
-        .await
-        .expect("create notebook");
-    let doc = doc_model::NotebookDoc::from_notebook(&doc_model::Notebook::default(), &Default::default())
-        .expect("doc");
-    store
-        .append_updates(&[store::NewUpdate {
-            notebook_id: row.id,
-            user_id: Some(owner.user.id),
-            client_ids: vec![doc.doc().client_id().get()],
-            at: chrono::Utc::now(),
-            data: doc.encode_state(),
-        }])
-        .await
-        .expect("initial update");
-    row.id
+    let new = sync_server::notebooks::NewEmpty {
+        project,
+        name,
+        mode: NotebookMode::Thread,
+        kernelspec: None,
+        creator: &owner.user,
+    };
+    sync_server::notebooks::create_empty(store, new).await.expect("create notebook").id
 }
 
 /// A running `talkbook serve`.
