@@ -18,6 +18,9 @@ pub enum Access {
     View,
     /// Also change the document and the notebook (rename, delete, import into the project).
     Edit,
+    /// The project's owner: also manages members and visibility, and may delete any cell
+    /// of a thread-mode notebook (moderation).
+    Own,
 }
 
 impl Access {
@@ -33,6 +36,7 @@ impl Access {
             Err(ApiError::Forbidden(match needed {
                 Access::View => "you may not view this".into(),
                 Access::Edit => "you may view this but not change it".into(),
+                Access::Own => "only the project's owner may do this".into(),
             }))
         }
     }

@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 pub use committer::{CommitError, Committer};
 pub use peer::{Closer, Outbox, Peer, close};
-pub use room::{JoinError, Loaded, RoomConfig, RoomMsg, load};
+pub use room::{Authorizer, JoinError, Loaded, NotebookPolicy, RoomConfig, RoomMsg, load};
 
 use crate::store::{DynStore, NotebookId, StoreResult};
 
@@ -121,6 +121,29 @@ impl Rooms {
     pub async fn notebook_deleted(&self, id: NotebookId) {
         if let Some(handle) = self.map.get(&id).map(|h| h.clone()) {
             handle.send(RoomMsg::Deleted).await;
+        }
+    }
+
+    /// Tells a notebook's room its new mode and block, loading the room if it is not open,
+    /// so the document's `talkbook` map (what clients read) changes at once and the room
+    /// checks updates against it. Call after the change is stored.
+    pub async fn set_policy(&self, id: NotebookId, policy: NotebookPolicy) {
+        for _ in 0..JOIN_ATTEMPTS {
+            let handle = self.room(id);
+            if handle.send(RoomMsg::SetPolicy(policy.clone())).await {
+                return;
+            }
+            self.forget(id, handle.generation);
+        }
+    }
+
+    /// Re-decides the access of every connection to an open notebook room after members,
+    /// roles or visibility changed: `decide` answers each connection's user (`None` for
+    /// anonymous) with their new access, `None` meaning none at all (closed with 4403). A
+    /// connection that lost edit rights is told and becomes read-only.
+    pub async fn reauthorize(&self, id: NotebookId, decide: Authorizer) {
+        if let Some(handle) = self.map.get(&id).map(|h| h.clone()) {
+            handle.send(RoomMsg::Reauthorize(decide)).await;
         }
     }
 

@@ -53,6 +53,30 @@ pub enum RoomMsg {
     },
     /// The notebook was deleted: close everyone with 4404 and stop.
     Deleted,
+    /// The notebook's mode or block changed (already stored).
+    SetPolicy(NotebookPolicy),
+    /// Members, roles or visibility changed: re-decide every connection's access.
+    Reauthorize(Authorizer),
+}
+
+/// What the room checks updates against, besides each connection's access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotebookPolicy {
+    pub mode: crate::store::NotebookMode,
+    /// The manual block, with the holder's display name for everyone to see.
+    pub block: Option<(crate::store::NotebookBlock, String)>,
+}
+
+/// Decides a user's access (`None`: anonymous caller); `None` means no access at all.
+#[derive(Clone)]
+pub struct Authorizer(
+    pub Arc<dyn Fn(Option<&crate::store::User>) -> Option<crate::access::Access> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorizer")
+    }
 }
 
 /// Why joining a room failed.
@@ -249,6 +273,9 @@ impl Room {
                 RoomMsg::Snapshot { reply } => {
                     self.flush().await;
                     let _ = reply.send(self.doc.encode_state());
+                }
+                RoomMsg::SetPolicy(_) | RoomMsg::Reauthorize(_) => {
+                    // Implemented with the update checks (issue 4).
                 }
                 RoomMsg::Deleted => {
                     for conn in self.conns.values() {

@@ -185,6 +185,21 @@ pub struct NotebookRow {
     pub created_at: Timestamp,
 }
 
+/// A manual block on a notebook (SPEC §2): only the holder may change it until unblocked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotebookBlock {
+    pub holder: UserId,
+    pub since: Timestamp,
+}
+
+/// A Yjs client id and the user it is bound to (`None`: the server's own edits). The first
+/// update that uses a client id in a notebook binds it (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientBinding {
+    pub client_id: u64,
+    pub user_id: Option<UserId>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewNotebook {
     pub project_id: ProjectId,
