@@ -11,6 +11,7 @@
 pub mod doc;
 pub mod edit;
 pub mod error;
+pub mod guard;
 pub mod ids;
 pub mod ipynb;
 pub mod json_any;

@@ -9,6 +9,8 @@ pub const META: &str = "meta";
 pub const STATE: &str = "state";
 /// Root Y.Map written only by the server: cell id → authorship record.
 pub const PROVENANCE: &str = "provenance";
+/// Root Y.Map written only by the server: the notebook's `mode` and manual `block`.
+pub const TALKBOOK: &str = "talkbook";
 
 pub const ID: &str = "id";
 pub const CELL_TYPE: &str = "cell_type";
