@@ -1,16 +1,24 @@
 //! The JSON API and the admin commands against a real `talkbook serve` process, on SQLite
 //! and on PostgreSQL: accounts and tokens, projects and notebooks, `.ipynb` import and
 //! export judged by the real nbformat, and the `talkbook user|token|import|export`
-//! commands on the server's own database.
+//! commands on the server's own database. Access control: the permission matrix over
+//! every route, members, modes, blocks, and the OpenAPI document checked by the real
+//! openapi-spec-validator against the router's own list of routes.
 
 mod support;
 
+#[path = "api/access.rs"]
+mod access;
 #[path = "api/cli.rs"]
 mod cli;
 #[path = "api/client.rs"]
 mod client;
 #[path = "api/ipynb.rs"]
 mod ipynb;
+#[path = "api/matrix.rs"]
+mod matrix;
+#[path = "api/openapi.rs"]
+mod openapi;
 
 use std::process::{Command, Output, Stdio};
 
@@ -20,8 +28,10 @@ use support::describe;
 use support::fixture::runtime;
 use support::server::*;
 
+use access::*;
 use cli::*;
 use ipynb::*;
+use matrix::*;
 
 /// Password the test fixture gives the first administrator.
 const ADMIN_PASSWORD: &str = "admin-password";
@@ -29,9 +39,11 @@ const ADMIN_PASSWORD: &str = "admin-password";
 /// A server on a fresh database, with the first administrator signed in.
 struct Env {
     // Declared (so dropped) before `db`: the server stops before its database is removed.
-    _server: TestServer,
+    server: TestServer,
     api: Api,
     admin: String,
+    /// The server's database, opened once by the test itself.
+    store: sync_server::store::DynStore,
     db: TestDb,
     rt: tokio::runtime::Runtime,
 }
@@ -44,6 +56,7 @@ impl Env {
     fn with_env(backend: Backend, env: &[(&str, &str)]) -> Self {
         let rt = runtime();
         let db = rt.block_on(TestDb::new(backend));
+        let store = rt.block_on(db.store());
         let server = TestServer::start_with(&db, env);
         let api = Api::new(&server.http());
         let login = api.post_json(
@@ -53,16 +66,22 @@ impl Env {
         );
         login.expect(200);
         let admin = login.json()["token"].as_str().expect("token").to_owned();
-        Self { _server: server, api, admin, db, rt }
+        Self { server, api, admin, store, db, rt }
     }
 
     /// A non-admin user with a personal token, made directly in the store.
     fn user(&self, name: &str) -> TestUser {
-        self.rt.block_on(async { add_user(&self.db.store().await, name).await })
+        self.rt.block_on(add_user(&self.store, name))
     }
 
     fn store(&self) -> sync_server::store::DynStore {
-        self.rt.block_on(self.db.store())
+        self.store.clone()
+    }
+
+    /// Makes `user` a member of `project` directly in the store.
+    fn member(&self, project: i64, user: &TestUser, role: sync_server::store::Role) {
+        let project = sync_server::store::ProjectId(project);
+        self.rt.block_on(self.store.add_member(project, user.user.id, role)).expect("add member");
     }
 
     /// Creates a project as `token`'s user and returns its id.
@@ -357,7 +376,13 @@ fn projects_and_notebooks_are_created_listed_renamed_and_deleted(backend: Backen
     let beta = made.json();
     assert_eq!((beta["mode"].clone(), beta["kernelspec"].clone()), (json!("thread"), json!("python3")));
     let beta_id = beta["id"].as_i64().expect("id");
-    // Any signed-in user may create notebooks for now (roles come later).
+    // Bob may create notebooks once he edits the project.
+    let (code, _) =
+        error_of(&env.api.post_json(&notebooks, Auth::Bearer(&bob.token), &json!({"name": "Alpha"})), 403);
+    assert_eq!(code, "forbidden");
+    env.api
+        .post_json(&format!("/api/projects/{pid}/members"), admin, &json!({"user": "bob", "role": "editor"}))
+        .expect(201);
     let alpha =
         env.api.post_json(&notebooks, Auth::Bearer(&bob.token), &json!({"name": "Alpha", "mode": "pair"}));
     alpha.expect(201);
@@ -491,4 +516,11 @@ on_both_backends!(
     notebooks_over_the_import_limit_are_refused,
     cli_manages_users_and_tokens_on_the_servers_database,
     cli_imports_and_exports_like_the_api,
+    permission_matrix,
+    the_owner_manages_members_and_the_owner_stays,
+    projects_are_listed_as_owned_or_collaborating_with_the_callers_role,
+    the_owner_changes_and_deletes_a_project,
+    the_mode_is_changed_by_the_owner_or_the_notebooks_creator,
+    a_block_leaves_the_notebook_to_its_holder,
+    access_changes_reach_open_connections,
 );

@@ -7,10 +7,14 @@
 mod accounts;
 #[path = "support/backends.rs"]
 mod backends;
+#[path = "support/storage/blocks.rs"]
+mod blocks;
 #[path = "support/storage/fixtures.rs"]
 mod fixtures;
 #[path = "support/storage/log.rs"]
 mod log;
+#[path = "support/storage/members.rs"]
+mod members;
 #[path = "support/storage/projects.rs"]
 mod projects;
 
@@ -60,6 +64,15 @@ on_both_backends!(
     projects::rename_to_a_taken_name_is_a_conflict,
     projects::rename_of_a_missing_notebook_is_not_found,
     projects::deleting_a_notebook_deletes_its_log_and_checkpoints,
+    members::project_updates_change_only_the_fields_given,
+    members::deleting_a_project_deletes_its_members_notebooks_and_logs,
+    members::members_are_listed_owner_first_then_by_name,
+    members::adding_a_member_twice_or_a_second_owner_is_a_conflict,
+    members::roles_change_and_members_leave_but_the_owner_stays,
+    blocks::mode_changes_are_stored,
+    blocks::a_block_is_held_by_one_user_and_keeps_its_time,
+    blocks::of_concurrent_block_requests_exactly_one_wins,
+    blocks::writes_to_a_notebook_blocked_by_someone_else_are_refused,
     log::one_append_numbers_each_notebook_from_one_in_input_order,
     log::later_appends_continue_the_numbering,
     log::concurrent_appends_get_gapless_distinct_seqs,
@@ -71,6 +84,9 @@ on_both_backends!(
     log::newest_checkpoint_wins_and_rewriting_one_replaces_it,
     log::updates_between_honours_its_bounds,
     log::unknown_notebook_has_no_document,
+    log::the_first_update_to_carry_a_client_id_binds_it_to_its_user,
+    log::bindings_are_per_notebook_and_keep_every_u64,
+    log::a_failed_append_binds_nothing,
 );
 
 // --- SQLite only: the file itself ---

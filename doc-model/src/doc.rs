@@ -26,6 +26,7 @@ pub(crate) struct Roots {
     pub cells: ArrayRef,
     pub meta: MapRef,
     pub provenance: MapRef,
+    pub talkbook: MapRef,
 }
 
 /// A notebook as a yrs document.
@@ -62,6 +63,7 @@ impl NotebookDoc {
             cells: doc.get_or_insert_array(key::CELLS),
             meta: doc.get_or_insert_map(key::META),
             provenance: doc.get_or_insert_map(key::PROVENANCE),
+            talkbook: doc.get_or_insert_map(key::TALKBOOK),
         };
         // `state` belongs to jupyter_ydoc; creating the root keeps its layout complete.
         doc.get_or_insert_map(key::STATE);
@@ -174,6 +176,20 @@ impl NotebookDoc {
     pub fn provenance(&self) -> HashMap<CellId, Provenance> {
         let txn = self.doc.transact();
         read_provenance(&txn, &self.roots.provenance)
+    }
+
+    /// Authorship of one cell, if recorded.
+    pub fn provenance_of(&self, id: &str) -> Option<Provenance> {
+        let txn = self.doc.transact();
+        let value = self.roots.provenance.get(&txn, id)?;
+        Provenance::from_json(&out_to_json(&txn, &value))
+    }
+
+    /// One entry of the server-written `talkbook` map (notebook mode, block), as JSON.
+    pub fn server_state(&self, name: &str) -> Option<serde_json::Value> {
+        let txn = self.doc.transact();
+        let value = self.roots.talkbook.get(&txn, name)?;
+        Some(out_to_json(&txn, &value))
     }
 
     /// The metadata stored under `meta` (nbformat numbers and notebook metadata).

@@ -274,6 +274,12 @@ impl<'a, 'doc> Editor<'a, 'doc> {
         self.roots.provenance.insert(self.txn, id.as_str(), provenance.to_any());
     }
 
+    /// Sets (`Some`) or removes (`None`) one entry of the server-written `talkbook` map,
+    /// where clients read the notebook's mode and block. Only the server calls this.
+    pub fn set_server_state(&mut self, name: &str, value: Option<&Value>) {
+        set_or_remove(self.txn, &self.roots.talkbook, name, value);
+    }
+
     fn cell_map(&self, id: &CellId) -> Result<(u32, MapRef), DocError> {
         find_cell(self.txn, &self.roots.cells, id).ok_or_else(|| DocError::UnknownCell(id.clone()))
     }

@@ -7,10 +7,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
+use crate::api::{RouteEntry, Routes};
 use crate::config::ServeConfig;
 use crate::metrics::METRICS;
 use crate::rooms::{RoomConfig, Rooms};
@@ -30,20 +30,33 @@ impl AppState {
             grace: config.room_grace(),
             checkpoint_every: config.checkpoint_every.max(1),
             checkpoint_idle: config.checkpoint_idle(),
+            skip_update_checks: config.bench_skip_update_checks,
         };
         Self { rooms: Arc::new(Rooms::new(store.clone(), room_config)), store, config: Arc::new(config) }
     }
 }
 
-/// All routes.
+/// All routes. Every route is registered through [`Routes`] (here or in [`crate::api`]),
+/// which records it for [`route_table`].
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/ws/{notebook_id}", get(crate::ws::upgrade))
-        .nest("/api", crate::api::router())
-        .with_state(state)
+    routes().into_router().nest("/api", crate::api::router()).with_state(state)
+}
+
+/// The routes outside `/api`.
+fn routes() -> Routes {
+    Routes::new("")
+        .get("/healthz", healthz)
+        .get("/readyz", readyz)
+        .get("/metrics", metrics)
+        .get("/ws/{notebook_id}", crate::ws::upgrade)
+}
+
+/// Every route the router registers (method and full path), in registration order: what
+/// the tests hold against the OpenAPI document.
+pub fn route_table() -> Vec<RouteEntry> {
+    let mut table = routes().entries().to_vec();
+    table.extend_from_slice(crate::api::routes().entries());
+    table
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, lets every room commit and
@@ -80,12 +93,20 @@ pub async fn run(
     }
 }
 
-async fn healthz() -> impl IntoResponse {
+/// Liveness: answers while the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "service", security(()),
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
+pub(crate) async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready when the database answers.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+/// Readiness: ready when the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "service", security(()),
+    responses(
+        (status = 200, description = "`{\"status\": \"ready\"}`", body = Object),
+        (status = 503, description = "`database_unavailable`: the database is not reachable", body = crate::api::views::ErrorBody),
+    ))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ready"}))),
         Err(e) => {
@@ -100,6 +121,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics() -> impl IntoResponse {
+/// Prometheus metrics: rooms, connections, updates, commit latency.
+#[utoipa::path(get, path = "/metrics", tag = "service", security(()),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub(crate) async fn metrics() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], METRICS.render())
 }

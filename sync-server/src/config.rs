@@ -45,6 +45,12 @@ pub struct ServeConfig {
     /// Largest `.ipynb` accepted by import, in bytes.
     #[arg(long, env = "TALKBOOK_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_import_bytes: usize,
+
+    /// Benchmarks only: apply client updates without the permission checks of SPEC §6, to
+    /// measure what the checks cost. Never use this for real work: anyone may then change
+    /// anything and forge anyone's authorship.
+    #[arg(long, env = "TALKBOOK_BENCH_SKIP_UPDATE_CHECKS", hide = true)]
+    pub bench_skip_update_checks: bool,
 }
 
 /// Where the data lives; shared by every command that opens the database.

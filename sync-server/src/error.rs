@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::api::views::BlockView;
 use crate::store::StoreError;
 
 /// An error answered as `{"error": {"code": "...", "message": "..."}}`.
@@ -27,6 +28,18 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0} already exists")]
     Conflict(String),
+    /// A request that contradicts the state of things other than by a duplicate (e.g.
+    /// removing a project's owner): 409 with its own code.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// A write to a notebook someone else blocks: 423 `blocked`, with the holder, the time
+    /// and the reason in the error object (SPEC §9).
+    #[error("the notebook is blocked by {} since {}; only they can change it until they unblock it", .0.holder.display_name, .0.since.to_rfc3339())]
+    Blocked(Box<BlockView>),
+    /// A block request on a notebook someone else blocks: 409 `already_blocked`, with the
+    /// same details as [`ApiError::Blocked`].
+    #[error("the notebook is already blocked by {} since {}", .0.holder.display_name, .0.since.to_rfc3339())]
+    AlreadyBlocked(Box<BlockView>),
     #[error("{0}")]
     TooLarge(String),
     #[error("the database is unavailable; try again shortly")]
@@ -45,6 +58,9 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Refused { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Blocked(_) => (StatusCode::LOCKED, "blocked"),
+            ApiError::AlreadyBlocked(_) => (StatusCode::CONFLICT, "already_blocked"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -61,6 +77,9 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Conflict(what) => ApiError::Conflict(what),
             StoreError::NotFound(what) => ApiError::NotFound(what),
+            // Handlers that write to notebooks fill in the holder's names (see
+            // `api::notebooks`); this is the fallback that has only their id.
+            StoreError::Blocked(block) => ApiError::Blocked(Box::new(BlockView::unnamed(&block))),
             StoreError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 ApiError::Unavailable
@@ -77,10 +96,16 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?err, "internal error answering a request");
         }
         let message = match &self {
-            ApiError::Invalid { message, .. } => message.clone(),
+            ApiError::Invalid { message, .. } | ApiError::Refused { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+        let mut error = json!({"code": code, "message": message});
+        if let ApiError::Blocked(block) | ApiError::AlreadyBlocked(block) = &self {
+            error["holder"] = json!(block.holder);
+            error["since"] = json!(block.since);
+            error["reason"] = json!(block.reason);
+        }
+        (status, Json(json!({"error": error}))).into_response()
     }
 }
 

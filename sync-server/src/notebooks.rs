@@ -241,7 +241,7 @@ async fn store_new(
         data: first.state,
     };
     if let Err(err) = store.append_updates(&[update]).await {
-        if let Err(undo) = store.delete_notebook(notebook.id).await {
+        if let Err(undo) = store.delete_notebook(notebook.id, creator.id).await {
             tracing::error!(notebook = %notebook.id, error = %undo, "cannot remove a notebook whose first state was not stored");
         }
         return Err(err.into());

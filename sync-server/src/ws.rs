@@ -22,7 +22,7 @@ use yrs::updates::encoder::Encode;
 
 use crate::access::Access;
 use crate::app::AppState;
-use crate::auth::AuthUser;
+use crate::auth::MaybeUser;
 use crate::error::ApiError;
 use crate::metrics::METRICS;
 use crate::rooms::{Closer, JoinError, Outbox, Peer, RoomHandle, RoomMsg, close};
@@ -41,20 +41,17 @@ static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 pub async fn upgrade(
     State(state): State<AppState>,
     Path(notebook): Path<String>,
-    auth: AuthUser,
+    MaybeUser(auth): MaybeUser,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let id = notebook
         .parse::<i64>()
         .map(NotebookId)
         .map_err(|_| ApiError::NotFound(format!("notebook `{notebook}`")))?;
-    let (_, access) = crate::access::notebook_access(&state, Some(&auth.user), id).await?;
+    let user = auth.map(|a| a.user);
+    let (_, access) = crate::access::notebook_access(&state, user.as_ref(), id).await?;
     access.require(Access::View)?;
-    let peer = Peer {
-        conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
-        user: auth.user,
-        can_edit: access.can_edit(),
-    };
+    let peer = Peer { conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed), user, access };
     let limit = state.config.max_message_bytes;
     Ok(ws
         // tungstenite's 128 KiB default buffers per connection would make an idle room with

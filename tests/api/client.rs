@@ -33,13 +33,27 @@ pub struct Reply {
 
 impl Api {
     pub fn new(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        // No connection reuse: the server closes a connection after refusing a request
+        // whose body it did not read (e.g. 401 before the JSON), and a pooled connection
+        // closed that way would fail the next request as "peer disconnected".
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
+            .build()
+            .into();
         Self { base: base.to_owned(), agent }
     }
 
     pub fn get(&self, path: &str, auth: Auth<'_>) -> Reply {
         let url = self.url(path, auth);
         self.finish(format!("GET {path}"), with_auth(self.agent.get(&url), auth).call())
+    }
+
+    /// POSTs with no body at all (actions such as blocking a notebook).
+    pub fn post_empty(&self, path: &str, auth: Auth<'_>) -> Reply {
+        let url = self.url(path, auth);
+        self.finish(format!("POST {path}"), with_auth(self.agent.post(&url), auth).send_empty())
     }
 
     pub fn delete(&self, path: &str, auth: Auth<'_>) -> Reply {
@@ -50,6 +64,11 @@ impl Api {
     pub fn post_json(&self, path: &str, auth: Auth<'_>, body: &Value) -> Reply {
         let url = self.url(path, auth);
         self.finish(format!("POST {path}"), with_auth(self.agent.post(&url), auth).send_json(body))
+    }
+
+    pub fn put_json(&self, path: &str, auth: Auth<'_>, body: &Value) -> Reply {
+        let url = self.url(path, auth);
+        self.finish(format!("PUT {path}"), with_auth(self.agent.put(&url), auth).send_json(body))
     }
 
     pub fn patch_json(&self, path: &str, auth: Auth<'_>, body: &Value) -> Reply {

@@ -82,6 +82,8 @@ pub fn the_importer_authors_every_cell_unless_the_claim_is_their_own(backend: Ba
     let alice = env.user("alice");
     let bob = env.user("bob");
     let project = env.project(&bob.token, "imports");
+    // Alice reads what bob imports.
+    env.member(project, &alice, sync_server::store::Role::Viewer);
     let claims = [
         Some((bob.user.id.0, "bob")),
         Some((alice.user.id.0, "alice")),

@@ -37,6 +37,11 @@
 //                                   -> edit the cell's source Y.Text; indices are UTF-16
 //                                      code units, as in Yjs.
 //   delete_cell {cell_id}
+//   move_cell {cell_id, index}      -> moves a cell the way JupyterLab does: one transaction
+//                                      deleting it and inserting a copy (same id) at index
+//                                      (counted after the removal)
+//   add_output {cell_id, output}    -> appends an nbformat output (a JSON object) to the
+//                                      code cell's outputs as a Y.Map
 //   set_metadata {cell_id?, key, value}
 //                                   -> sets metadata[key] of the cell, or of the notebook
 //                                      (meta.metadata) when cell_id is null or absent.
@@ -362,6 +367,31 @@ const handlers = {
   async delete_cell (cmd) {
     const { index } = needCell(cmd.cell_id)
     ycells.delete(index, 1)
+    return { ok: true }
+  },
+  async move_cell (cmd) {
+    const { index: from, cell } = needCell(cmd.cell_id)
+    const to = needInt(cmd, 'index')
+    if (to > ycells.length - 1) throw new Error(`index ${to} out of range (0..${ycells.length - 1})`)
+    const copy = new Y.Map()
+    for (const [key, value] of cell.entries()) {
+      if (value instanceof Y.Text) copy.set(key, new Y.Text(value.toString()))
+      else if (value instanceof Y.Map) copy.set(key, new Y.Map(Object.entries(value.toJSON())))
+      else if (value instanceof Y.Array) copy.set(key, Y.Array.from(value.toJSON().map(o => new Y.Map(Object.entries(o)))))
+      else copy.set(key, value)
+    }
+    doc.transact(() => {
+      ycells.delete(from, 1)
+      ycells.insert(to, [copy])
+    })
+    return { ok: true }
+  },
+  async add_output (cmd) {
+    const { cell } = needCell(cmd.cell_id)
+    const outputs = cell.get('outputs')
+    if (!(outputs instanceof Y.Array)) throw new Error(`cell ${cmd.cell_id} has no outputs`)
+    if (typeof cmd.output !== 'object' || cmd.output === null) throw new Error('"output" must be an object')
+    outputs.push([new Y.Map(Object.entries(cmd.output))])
     return { ok: true }
   },
   async set_metadata (cmd) {

@@ -572,6 +572,34 @@ async def run_command(cl: Client, cmd: dict) -> dict:
         index, _ = cl.need_cell(cmd.get("cell_id"))
         del cl.cells[index]
         return {"ok": True}
+    if name == "move_cell":
+        index, cell = cl.need_cell(cmd.get("cell_id"))
+        to = need_int(cmd, "index")
+        if to > len(cl.cells) - 1:
+            raise CommandError(f"index {to} out of range (0..{len(cl.cells) - 1})")
+        fields = {}
+        for key, value in cell.items():
+            if isinstance(value, Text):
+                fields[key] = Text(str(value))
+            elif isinstance(value, Map):
+                fields[key] = Map(value.to_py())
+            elif isinstance(value, Array):
+                fields[key] = Array([Map(o) for o in value.to_py()])
+            else:
+                fields[key] = value
+        with doc.transaction():
+            del cl.cells[index]
+            cl.cells.insert(to, Map(fields))
+        return {"ok": True}
+    if name == "add_output":
+        _, cell = cl.need_cell(cmd.get("cell_id"))
+        outputs = cell.get("outputs")
+        if not isinstance(outputs, Array):
+            raise CommandError(f"cell {cmd.get('cell_id')} has no outputs")
+        if not isinstance(cmd.get("output"), dict):
+            raise CommandError('"output" must be an object')
+        outputs.append(Map(ints_to_floats(cmd["output"])))
+        return {"ok": True}
     if name == "set_metadata":
         key = cmd.get("key")
         if not isinstance(key, str):

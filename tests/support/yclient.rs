@@ -27,6 +27,18 @@ pub struct YClient {
 impl YClient {
     /// Starts a client for `room` on the server's `ws_url` (`ws://HOST:PORT/ws`).
     pub fn start(kind: Kind, name: &str, ws_url: &str, room: &str, token: Option<&str>) -> Self {
+        Self::start_with(kind, name, ws_url, room, token, &[])
+    }
+
+    /// Like [`YClient::start`], with extra command-line arguments (e.g. `--client-id N`).
+    pub fn start_with(
+        kind: Kind,
+        name: &str,
+        ws_url: &str,
+        room: &str,
+        token: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let root = super::repo_root();
         let mut command = match kind {
             Kind::Js => {
@@ -44,6 +56,7 @@ impl YClient {
         if let Some(token) = token {
             command.args(["--token", token]);
         }
+        command.args(extra);
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -96,6 +109,31 @@ impl YClient {
     /// Notable events so far (permission denied, closes …).
     pub fn events(&mut self) -> Vec<Value> {
         self.ok(json!({"cmd": "events"}))["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the server sent a permission-denied message whose reason contains
+    /// `needle`; returns the reason, or panics with the events if none came.
+    pub fn expect_denied(&mut self, needle: &str) -> String {
+        for _ in 0..200 {
+            let events = self.events();
+            if let Some(e) = events.iter().find(|e| {
+                e["type"] == "permission-denied" && e["reason"].as_str().is_some_and(|r| r.contains(needle))
+            }) {
+                return e["reason"].as_str().unwrap_or_default().to_owned();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let events = self.events();
+        panic!("{}: no permission denied with {needle:?}; events: {events:?}", self.name);
+    }
+
+    /// The permission-denied reasons received so far.
+    pub fn denials(&mut self) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter(|e| e["type"] == "permission-denied")
+            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+            .collect()
     }
 
     /// Waits until a close with `code` was seen; panics with the events if none came.

@@ -1,17 +1,17 @@
 //! `.ipynb` in and out: import a file as a new notebook of a project, export a notebook
 //! (with each cell's authorship under `metadata.talkbook`).
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use futures_util::StreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::created;
 use super::extract::{Id, QueryParams};
+use super::views::{ErrorBody, NotebookView};
+use super::{Routes, created};
 use crate::access::{Access, notebook_access, project_access};
 use crate::app::AppState;
 use crate::auth::{AuthUser, MaybeUser};
@@ -22,10 +22,8 @@ use crate::store::{NotebookId, NotebookMode, ProjectId};
 /// The media type of Jupyter notebooks.
 const IPYNB_TYPE: &str = "application/x-ipynb+json";
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/projects/{id}/notebooks/import", post(import))
-        .route("/notebooks/{id}/ipynb", get(export))
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes.post("/projects/{id}/notebooks/import", import).get("/notebooks/{id}/ipynb", export)
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,9 +32,41 @@ struct ImportParams {
     mode: Option<NotebookMode>,
 }
 
-/// `POST /api/projects/{id}/notebooks/import?name=NAME&mode=thread` with the `.ipynb` as the
-/// body: 201 `{notebook, warnings}`; 422 `invalid_notebook` saying what is wrong and where;
-/// 413 over `--max-import-bytes`; 409 when the name is taken.
+/// What an import made.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ImportedView {
+    notebook: NotebookView,
+    /// Repairs made on the way in (e.g. missing or duplicate cell ids).
+    warnings: Vec<String>,
+}
+
+/// A Jupyter notebook file (nbformat 4.x; 3 is upgraded). Documentation only: the file is
+/// read and written as bytes.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = Object)]
+pub(super) struct IpynbFile(#[allow(dead_code)] serde_json::Value);
+
+/// Import an `.ipynb` file as a new notebook of the project (editors and the owner).
+///
+/// The body is the file itself, with any content type. Cell authorship recorded in the
+/// file is kept only where it names the importer; every other cell is the importer's.
+#[utoipa::path(post, path = "/api/projects/{id}/notebooks/import", operation_id = "import_notebook", tag = "notebooks",
+    params(
+        ("id" = i64, Path, description = "Project id"),
+        ("name" = Option<String>, Query, description = "The notebook's name; else the file's `metadata.title`, else \"Imported notebook\""),
+        ("mode" = inline(Option<NotebookMode>), Query, description = "`thread` (the default) or `pair`"),
+    ),
+    request_body(content = IpynbFile, content_type = "application/x-ipynb+json", description = "The `.ipynb` file"),
+    responses(
+        (status = 201, description = "The new notebook and the repairs made", body = ImportedView),
+        (status = 400, description = "An unknown `mode`, or a body that could not be read", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "No edit access to the project", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 409, description = "The project has a notebook of that name", body = ErrorBody),
+        (status = 413, description = "`too_large`: over the import limit", body = ErrorBody),
+        (status = 422, description = "`invalid_notebook` naming the problem and its JSON path, or `invalid_name`", body = ErrorBody),
+    ))]
 async fn import(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -55,7 +85,8 @@ async fn import(
     };
     let imported = notebooks::import(&state.store, request, bytes).await?;
     tracing::info!(notebook = %imported.notebook.id, user = %caller.user.name, "notebook imported");
-    Ok(created(imported))
+    let notebook = NotebookView::new(imported.notebook, None, access);
+    Ok(created(ImportedView { notebook, warnings: imported.warnings }))
 }
 
 /// Reads a request body of at most `limit` bytes, stopping as soon as it is over.
@@ -75,8 +106,20 @@ async fn read_limited(body: Body, limit: usize) -> ApiResult<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `GET /api/notebooks/{id}/ipynb`: the notebook as it is now (everything committed), as
-/// an nbformat 4.5 file download.
+/// Export a notebook as it is now, as an nbformat 4.5 file (anyone who may view it).
+///
+/// Each cell's authorship is under its `metadata.talkbook` (`author`, `author_name`,
+/// `created_at`).
+#[utoipa::path(get, path = "/api/notebooks/{id}/ipynb", operation_id = "export_notebook", tag = "notebooks",
+    params(("id" = i64, Path, description = "Notebook id")),
+    security((), ("bearer" = []), ("cookie" = []), ("token" = [])),
+    responses(
+        (status = 200, description = "The `.ipynb` file, as a download", body = IpynbFile, content_type = "application/x-ipynb+json",
+            headers(("content-disposition" = String, description = "`attachment; filename=\"NAME.ipynb\"`"))),
+        (status = 401, description = "Anonymous, and the project is not public", body = ErrorBody),
+        (status = 403, description = "Signed in but no member of a private project", body = ErrorBody),
+        (status = 404, description = "No such notebook", body = ErrorBody),
+    ))]
 async fn export(
     State(state): State<AppState>,
     MaybeUser(caller): MaybeUser,

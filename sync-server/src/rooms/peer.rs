@@ -6,6 +6,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Access;
 use crate::store::User;
 
 /// WebSocket close codes of SPEC §5.
@@ -28,9 +29,16 @@ pub mod close {
 pub struct Peer {
     /// Unique per connection within this process.
     pub conn_id: u64,
-    pub user: User,
-    /// Whether this connection may change the document.
-    pub can_edit: bool,
+    /// `None` for an anonymous reader of a public project.
+    pub user: Option<User>,
+    /// What this connection may do; changed by the room when rights change.
+    pub access: Access,
+}
+
+impl Peer {
+    pub fn can_edit(&self) -> bool {
+        self.access.can_edit() && self.user.is_some()
+    }
 }
 
 /// Asks a connection to close with a code and reason; the first request wins.

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The row the call refers to does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The notebook is blocked by another user, who alone may change it.
+    #[error("the notebook is blocked by user {}", .0.holder)]
+    Blocked(NotebookBlock),
     /// The database could not be reached or the statement failed; callers treat this as
     /// "the database is unavailable" and retry later.
     #[error("database error: {0}")]
@@ -69,23 +72,67 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_token(&self, hash: &[u8]) -> StoreResult<()>;
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<Token>>;
 
-    // --- projects and notebooks ---
+    // --- projects and their members ---
+    /// Creates the project with its owner as a member of role `owner`.
     async fn create_project(&self, project: &NewProject) -> StoreResult<Project>;
     async fn project(&self, id: ProjectId) -> StoreResult<Option<Project>>;
-    /// Projects the user owns or is a member of, newest first.
-    async fn projects_for(&self, user: UserId) -> StoreResult<Vec<Project>>;
+    /// Projects the user owns or is a member of, each with the user's role, newest first.
+    async fn projects_for(&self, user: UserId) -> StoreResult<Vec<(Project, Role)>>;
+    /// Changes the fields of `update` that are set.
+    async fn update_project(&self, id: ProjectId, update: &ProjectUpdate) -> StoreResult<Project>;
+    /// Deletes the project with its members and notebooks (and their logs).
+    async fn delete_project(&self, id: ProjectId) -> StoreResult<()>;
+    /// The project's members, the owner first, then by user name.
+    async fn members(&self, project: ProjectId) -> StoreResult<Vec<Member>>;
+    /// The user's role in the project, `None` if they are no member.
+    async fn member_role(&self, project: ProjectId, user: UserId) -> StoreResult<Option<Role>>;
+    /// Adds a member: `Conflict` if the user already is one (or, for `Role::Owner`, if the
+    /// project has its owner), `NotFound` for an unknown project or user.
+    async fn add_member(&self, project: ProjectId, user: UserId, role: Role) -> StoreResult<Member>;
+    /// Changes a member's role; the owner's membership is never changed here (`NotFound`
+    /// like a user who is no member), and no second owner can be made (`Conflict`).
+    async fn set_member_role(&self, project: ProjectId, user: UserId, role: Role) -> StoreResult<Member>;
+    /// Removes a member; the owner is never removed (`NotFound` like a user who is no
+    /// member).
+    async fn remove_member(&self, project: ProjectId, user: UserId) -> StoreResult<()>;
+
+    // --- notebooks ---
     async fn create_notebook(&self, notebook: &NewNotebook) -> StoreResult<NotebookRow>;
     async fn notebook(&self, id: NotebookId) -> StoreResult<Option<NotebookRow>>;
     async fn notebooks_in(&self, project: ProjectId) -> StoreResult<Vec<NotebookRow>>;
-    async fn rename_notebook(&self, id: NotebookId, name: &str) -> StoreResult<NotebookRow>;
-    /// Deletes the notebook with its whole log and checkpoints.
-    async fn delete_notebook(&self, id: NotebookId) -> StoreResult<()>;
+    /// Renames the notebook on behalf of `actor`: `Blocked` if someone else holds a block
+    /// on it (checked in the same statement, so a block taken meanwhile is respected).
+    async fn rename_notebook(&self, id: NotebookId, name: &str, actor: UserId) -> StoreResult<NotebookRow>;
+    /// Changes the notebook's mode on behalf of `actor`; `Blocked` as for renaming.
+    async fn set_notebook_mode(
+        &self,
+        id: NotebookId,
+        mode: NotebookMode,
+        actor: UserId,
+    ) -> StoreResult<NotebookRow>;
+    /// Deletes the notebook with its whole log and checkpoints on behalf of `actor`;
+    /// `Blocked` as for renaming.
+    async fn delete_notebook(&self, id: NotebookId, actor: UserId) -> StoreResult<()>;
+    /// Blocks the notebook for `holder` since `at`, unless someone else holds a block, and
+    /// returns the row as it is afterwards: its `block` says who won. One conditional
+    /// statement, so of two concurrent requests only one gets the block. Blocking again as
+    /// the holder keeps the original time.
+    async fn block_notebook(&self, id: NotebookId, holder: UserId, at: Timestamp)
+    -> StoreResult<NotebookRow>;
+    /// Lifts the block if `holder` holds it, and returns the row as it is afterwards (still
+    /// blocked if someone else holds it, e.g. after a concurrent unblock and block).
+    async fn unblock_notebook(&self, id: NotebookId, holder: UserId) -> StoreResult<NotebookRow>;
 
     // --- the update log and checkpoints ---
     /// Appends updates (possibly of several notebooks) in one transaction and returns the
     /// sequence number given to each, in order. Sequence numbers are per notebook, start
-    /// at 1 and have no gaps.
+    /// at 1 and have no gaps. In the same transaction, each client id an update carries
+    /// that is not yet bound in its notebook is bound to the update's user (the first
+    /// update, in input order, wins).
     async fn append_updates(&self, updates: &[NewUpdate]) -> StoreResult<Vec<Seq>>;
+    /// Every client id bound in the notebook with its user, by client id (empty for an
+    /// unknown notebook).
+    async fn client_bindings(&self, notebook: NotebookId) -> StoreResult<Vec<ClientBinding>>;
     /// The latest checkpoint and every update after it: what loading a notebook needs.
     async fn load_document(&self, notebook: NotebookId) -> StoreResult<StoredDocument>;
     /// Log entries with `after < seq <= upto` (all after `after` when `upto` is `None`).

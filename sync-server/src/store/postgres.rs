@@ -15,8 +15,9 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    LoggedUpdate, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookRow, Project,
-    ProjectId, Seq, Store, StoreResult, StoredDocument, Timestamp, Token, User, UserId,
+    ClientBinding, LoggedUpdate, Member, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId,
+    NotebookMode, NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult,
+    StoredDocument, Timestamp, Token, User, UserId,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -113,8 +114,36 @@ impl Store for PostgresStore {
         projects::project(&self.pool, id).await
     }
 
-    async fn projects_for(&self, user: UserId) -> StoreResult<Vec<Project>> {
+    async fn projects_for(&self, user: UserId) -> StoreResult<Vec<(Project, Role)>> {
         projects::projects_for(&self.pool, user).await
+    }
+
+    async fn update_project(&self, id: ProjectId, update: &ProjectUpdate) -> StoreResult<Project> {
+        projects::update_project(&self.pool, id, update).await
+    }
+
+    async fn delete_project(&self, id: ProjectId) -> StoreResult<()> {
+        projects::delete_project(&self.pool, id).await
+    }
+
+    async fn members(&self, project: ProjectId) -> StoreResult<Vec<Member>> {
+        projects::members(&self.pool, project).await
+    }
+
+    async fn member_role(&self, project: ProjectId, user: UserId) -> StoreResult<Option<Role>> {
+        projects::member_role(&self.pool, project, user).await
+    }
+
+    async fn add_member(&self, project: ProjectId, user: UserId, role: Role) -> StoreResult<Member> {
+        projects::add_member(&self.pool, project, user, role).await
+    }
+
+    async fn set_member_role(&self, project: ProjectId, user: UserId, role: Role) -> StoreResult<Member> {
+        projects::set_member_role(&self.pool, project, user, role).await
+    }
+
+    async fn remove_member(&self, project: ProjectId, user: UserId) -> StoreResult<()> {
+        projects::remove_member(&self.pool, project, user).await
     }
 
     async fn create_notebook(&self, notebook: &NewNotebook) -> StoreResult<NotebookRow> {
@@ -129,12 +158,34 @@ impl Store for PostgresStore {
         projects::notebooks_in(&self.pool, project).await
     }
 
-    async fn rename_notebook(&self, id: NotebookId, name: &str) -> StoreResult<NotebookRow> {
-        projects::rename_notebook(&self.pool, id, name).await
+    async fn rename_notebook(&self, id: NotebookId, name: &str, actor: UserId) -> StoreResult<NotebookRow> {
+        projects::rename_notebook(&self.pool, id, name, actor).await
     }
 
-    async fn delete_notebook(&self, id: NotebookId) -> StoreResult<()> {
-        projects::delete_notebook(&self.pool, id).await
+    async fn set_notebook_mode(
+        &self,
+        id: NotebookId,
+        mode: NotebookMode,
+        actor: UserId,
+    ) -> StoreResult<NotebookRow> {
+        projects::set_notebook_mode(&self.pool, id, mode, actor).await
+    }
+
+    async fn delete_notebook(&self, id: NotebookId, actor: UserId) -> StoreResult<()> {
+        projects::delete_notebook(&self.pool, id, actor).await
+    }
+
+    async fn block_notebook(
+        &self,
+        id: NotebookId,
+        holder: UserId,
+        at: Timestamp,
+    ) -> StoreResult<NotebookRow> {
+        projects::block_notebook(&self.pool, id, holder, at).await
+    }
+
+    async fn unblock_notebook(&self, id: NotebookId, holder: UserId) -> StoreResult<NotebookRow> {
+        projects::unblock_notebook(&self.pool, id, holder).await
     }
 
     async fn append_updates(&self, updates: &[NewUpdate]) -> StoreResult<Vec<Seq>> {
@@ -142,6 +193,10 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         log::append_updates(&self.pool, updates).await
+    }
+
+    async fn client_bindings(&self, notebook: NotebookId) -> StoreResult<Vec<ClientBinding>> {
+        log::client_bindings_of(&self.pool, notebook).await
     }
 
     async fn load_document(&self, notebook: NotebookId) -> StoreResult<StoredDocument> {

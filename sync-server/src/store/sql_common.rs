@@ -2,11 +2,11 @@
 //! people can read, decoding the text columns of closed sets, and planning how an append
 //! reserves sequence numbers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use sqlx::error::ErrorKind;
 
-use super::{NewUpdate, NotebookId, Seq, StoreError};
+use super::{NewUpdate, NotebookId, Seq, StoreError, UserId};
 
 /// Maps a failed statement to the error callers act on: a unique violation becomes
 /// `Conflict(conflict())`, a foreign-key violation `NotFound(missing())`, anything else
@@ -83,6 +83,33 @@ pub(super) fn assign_seqs(
         .collect()
 }
 
+/// The client ids an append binds, first use (in input order) first: one
+/// `(notebook, client id, user)` per client id and notebook. The database keeps a binding
+/// that already exists (`ON CONFLICT DO NOTHING`), so only new ids change hands.
+pub(super) fn client_bindings(updates: &[NewUpdate]) -> Vec<(NotebookId, u64, Option<UserId>)> {
+    let mut seen = HashSet::new();
+    let mut bindings = Vec::new();
+    for update in updates {
+        for &client_id in &update.client_ids {
+            if seen.insert((update.notebook_id, client_id)) {
+                bindings.push((update.notebook_id, client_id, update.user_id));
+            }
+        }
+    }
+    bindings
+}
+
+/// Client ids are `u64`; both databases keep them in a signed 64-bit integer. Ids of 2^63
+/// and above (never made by Yjs, whose ids are below 2^53) are stored as their
+/// two's-complement value, so every `u64` round-trips exactly.
+pub(super) fn client_id_to_sql(id: u64) -> i64 {
+    i64::from_ne_bytes(id.to_ne_bytes())
+}
+
+pub(super) fn client_id_from_sql(id: i64) -> u64 {
+    u64::from_ne_bytes(id.to_ne_bytes())
+}
+
 /// How many checkpoints per notebook `write_checkpoint` keeps. More than one so that a
 /// bad newest checkpoint (an encoder bug) can be recovered from an older one plus the log.
 pub(super) const CHECKPOINTS_KEPT: i64 = 3;
@@ -110,6 +137,33 @@ mod tests {
         assert_eq!(counts, BTreeMap::from([(NotebookId(3), 2), (NotebookId(7), 3)]));
         let last = BTreeMap::from([(NotebookId(3), 12), (NotebookId(7), 3)]);
         assert_eq!(assign_seqs(&updates, &counts, &last), vec![1, 11, 2, 3, 12]);
+    }
+
+    #[test]
+    fn the_first_update_to_carry_a_client_id_binds_it() {
+        let with = |notebook: i64, user: Option<i64>, ids: &[u64]| NewUpdate {
+            user_id: user.map(UserId),
+            client_ids: ids.to_vec(),
+            ..update(notebook)
+        };
+        let updates = [with(1, Some(10), &[5, 6]), with(1, Some(11), &[6, 7]), with(2, None, &[5])];
+        assert_eq!(
+            client_bindings(&updates),
+            vec![
+                (NotebookId(1), 5, Some(UserId(10))),
+                (NotebookId(1), 6, Some(UserId(10))),
+                (NotebookId(1), 7, Some(UserId(11))),
+                (NotebookId(2), 5, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_client_id_survives_a_signed_column() {
+        for id in [0, 1, (1 << 53) - 1, u64::from(u32::MAX), 1 << 63, u64::MAX] {
+            assert_eq!(client_id_from_sql(client_id_to_sql(id)), id);
+        }
+        assert_eq!(client_id_to_sql(u64::MAX), -1);
     }
 
     #[test]

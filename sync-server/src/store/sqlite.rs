@@ -21,8 +21,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    LoggedUpdate, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookRow, Project,
-    ProjectId, Seq, Store, StoreResult, StoredDocument, Timestamp, Token, User, UserId,
+    ClientBinding, LoggedUpdate, Member, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId,
+    NotebookMode, NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult,
+    StoredDocument, Timestamp, Token, User, UserId,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -178,8 +179,36 @@ impl Store for SqliteStore {
         projects::project(&self.reader, id).await
     }
 
-    async fn projects_for(&self, user: UserId) -> StoreResult<Vec<Project>> {
+    async fn projects_for(&self, user: UserId) -> StoreResult<Vec<(Project, Role)>> {
         projects::projects_for(&self.reader, user).await
+    }
+
+    async fn update_project(&self, id: ProjectId, update: &ProjectUpdate) -> StoreResult<Project> {
+        projects::update_project(&self.writer, id, update).await
+    }
+
+    async fn delete_project(&self, id: ProjectId) -> StoreResult<()> {
+        projects::delete_project(&self.writer, id).await
+    }
+
+    async fn members(&self, project: ProjectId) -> StoreResult<Vec<Member>> {
+        projects::members(&self.reader, project).await
+    }
+
+    async fn member_role(&self, project: ProjectId, user: UserId) -> StoreResult<Option<Role>> {
+        projects::member_role(&self.reader, project, user).await
+    }
+
+    async fn add_member(&self, project: ProjectId, user: UserId, role: Role) -> StoreResult<Member> {
+        projects::add_member(self.write().await?, project, user, role).await
+    }
+
+    async fn set_member_role(&self, project: ProjectId, user: UserId, role: Role) -> StoreResult<Member> {
+        projects::set_member_role(self.write().await?, project, user, role).await
+    }
+
+    async fn remove_member(&self, project: ProjectId, user: UserId) -> StoreResult<()> {
+        projects::remove_member(&self.writer, project, user).await
     }
 
     async fn create_notebook(&self, notebook: &NewNotebook) -> StoreResult<NotebookRow> {
@@ -194,12 +223,34 @@ impl Store for SqliteStore {
         projects::notebooks_in(&self.reader, project).await
     }
 
-    async fn rename_notebook(&self, id: NotebookId, name: &str) -> StoreResult<NotebookRow> {
-        projects::rename_notebook(&self.writer, id, name).await
+    async fn rename_notebook(&self, id: NotebookId, name: &str, actor: UserId) -> StoreResult<NotebookRow> {
+        projects::rename_notebook(self.write().await?, id, name, actor).await
     }
 
-    async fn delete_notebook(&self, id: NotebookId) -> StoreResult<()> {
-        projects::delete_notebook(&self.writer, id).await
+    async fn set_notebook_mode(
+        &self,
+        id: NotebookId,
+        mode: NotebookMode,
+        actor: UserId,
+    ) -> StoreResult<NotebookRow> {
+        projects::set_notebook_mode(self.write().await?, id, mode, actor).await
+    }
+
+    async fn delete_notebook(&self, id: NotebookId, actor: UserId) -> StoreResult<()> {
+        projects::delete_notebook(self.write().await?, id, actor).await
+    }
+
+    async fn block_notebook(
+        &self,
+        id: NotebookId,
+        holder: UserId,
+        at: Timestamp,
+    ) -> StoreResult<NotebookRow> {
+        projects::block_notebook(self.write().await?, id, holder, at).await
+    }
+
+    async fn unblock_notebook(&self, id: NotebookId, holder: UserId) -> StoreResult<NotebookRow> {
+        projects::unblock_notebook(self.write().await?, id, holder).await
     }
 
     async fn append_updates(&self, updates: &[NewUpdate]) -> StoreResult<Vec<Seq>> {
@@ -207,6 +258,10 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         log::append_updates(self.write().await?, updates).await
+    }
+
+    async fn client_bindings(&self, notebook: NotebookId) -> StoreResult<Vec<ClientBinding>> {
+        log::client_bindings_of(&self.reader, notebook).await
     }
 
     async fn load_document(&self, notebook: NotebookId) -> StoreResult<StoredDocument> {

@@ -9,11 +9,35 @@ pub type Timestamp = DateTime<Utc>;
 /// Position of an update in one notebook's log (1, 2, 3, …).
 pub type Seq = i64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct ProjectId(pub i64);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct NotebookId(pub i64);
 
@@ -29,8 +53,10 @@ impl std::fmt::Display for ProjectId {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// An account. `UserId` comes from doc-model, so its schema is given here as `i64`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct User {
+    #[schema(value_type = i64)]
     pub id: UserId,
     /// Login name: unique, `[a-z0-9_.-]`.
     pub name: String,
@@ -38,6 +64,7 @@ pub struct User {
     /// Colour shown next to the user's cells and cursor, `#rrggbb`.
     pub color: String,
     pub is_admin: bool,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
@@ -52,7 +79,7 @@ pub struct NewUser {
 }
 
 /// What a token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
     /// Created by signing in; expires.
@@ -78,14 +105,17 @@ impl TokenKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Token {
     pub id: i64,
+    #[schema(value_type = i64)]
     pub user_id: UserId,
     pub kind: TokenKind,
     /// A label the user chose (personal tokens) or "session".
     pub name: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
 }
 
@@ -100,7 +130,7 @@ pub struct NewToken {
 }
 
 /// Who may see a project (SPEC §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     Private,
@@ -127,14 +157,63 @@ impl Visibility {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Project {
     pub id: ProjectId,
+    #[schema(value_type = i64)]
     pub owner_id: UserId,
     pub name: String,
     pub description: String,
     pub visibility: Visibility,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+}
+
+/// What a project's member may do (SPEC §2). Every project has exactly one owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages members and visibility, renames and deletes the project; one per project.
+    Owner,
+    Editor,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "editor" => Some(Role::Editor),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// A member of a project.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+    /// When the user became a member.
+    #[schema(value_type = String, format = DateTime)]
+    pub since: Timestamp,
+}
+
+/// Changes to a project; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub visibility: Option<Visibility>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,7 +225,7 @@ pub struct NewProject {
 }
 
 /// How a notebook is shared among its editors (SPEC §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NotebookMode {
     /// Everyone edits only their own cells and runs them in their own kernel.
@@ -183,6 +262,8 @@ pub struct NotebookRow {
     pub kernelspec: String,
     pub created_by: UserId,
     pub created_at: Timestamp,
+    /// The manual block, if someone holds one.
+    pub block: Option<NotebookBlock>,
 }
 
 /// A manual block on a notebook (SPEC §2): only the holder may change it until unblocked.

@@ -1,7 +1,7 @@
 //! Storage tests: the update log and checkpoints (SPEC §7).
 
 use chrono::{DateTime, Utc};
-use sync_server::store::{DynStore, NewUpdate, NotebookId, Seq};
+use sync_server::store::{ClientBinding, DynStore, NewUpdate, NotebookId, Seq, UserId};
 
 use super::fixtures::*;
 
@@ -171,4 +171,69 @@ pub async fn unknown_notebook_has_no_document(store: DynStore) {
     assert_not_found(store.write_checkpoint(ghost, 0, b"").await);
     let empty = store.load_document(nb.id).await.expect("an empty notebook loads");
     assert_eq!((empty.last_seq(), empty.tail.len(), empty.checkpoint), (0, 0, None));
+}
+
+// --- client id bindings (SPEC §6) ---
+
+/// An update by `user` (`None`: the server) carrying `client_ids`.
+fn by(notebook: NotebookId, user: Option<UserId>, client_ids: &[u64]) -> NewUpdate {
+    NewUpdate { user_id: user, client_ids: client_ids.to_vec(), ..update(notebook, "bound") }
+}
+
+pub async fn the_first_update_to_carry_a_client_id_binds_it_to_its_user(store: DynStore) {
+    let (alice, nb) = one_notebook(&store).await;
+    let bob = user(&store, "bob").await;
+    assert_eq!(store.client_bindings(nb.id).await.expect("bindings"), vec![]);
+    // In one batch the first update wins; the server's own edits bind to nobody.
+    let batch =
+        [by(nb.id, Some(alice.id), &[10, 11]), by(nb.id, Some(bob.id), &[11, 12]), by(nb.id, None, &[13])];
+    store.append_updates(&batch).await.expect("append");
+    // Later updates never rebind an id.
+    store.append_updates(&[by(nb.id, Some(bob.id), &[10, 14])]).await.expect("append");
+    let binding = |client_id: u64, user: Option<UserId>| ClientBinding { client_id, user_id: user };
+    assert_eq!(
+        store.client_bindings(nb.id).await.expect("bindings"),
+        vec![
+            binding(10, Some(alice.id)),
+            binding(11, Some(alice.id)),
+            binding(12, Some(bob.id)),
+            binding(13, None),
+            binding(14, Some(bob.id)),
+        ]
+    );
+}
+
+pub async fn bindings_are_per_notebook_and_keep_every_u64(store: DynStore) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let proj = project(&store, &alice, "p").await;
+    let x = notebook(&store, &proj, "x.ipynb").await.id;
+    let y = notebook(&store, &proj, "y.ipynb").await.id;
+    let big = [u64::MAX, 1 << 63, (1 << 53) - 1];
+    store
+        .append_updates(&[by(x, Some(alice.id), &big), by(y, Some(bob.id), &[u64::MAX])])
+        .await
+        .expect("append");
+    let x_bindings: Vec<(u64, Option<UserId>)> =
+        store.client_bindings(x).await.expect("x").into_iter().map(|b| (b.client_id, b.user_id)).collect();
+    assert_eq!(
+        x_bindings,
+        vec![((1 << 53) - 1, Some(alice.id)), (1 << 63, Some(alice.id)), (u64::MAX, Some(alice.id))],
+        "ordered as unsigned ids"
+    );
+    assert_eq!(
+        store.client_bindings(y).await.expect("y"),
+        vec![ClientBinding { client_id: u64::MAX, user_id: Some(bob.id) }],
+        "the same id is bound separately in another notebook"
+    );
+    store.delete_notebook(x, alice.id).await.expect("delete x");
+    assert_eq!(store.client_bindings(x).await.expect("x after delete"), vec![]);
+}
+
+pub async fn a_failed_append_binds_nothing(store: DynStore) {
+    let (alice, nb) = one_notebook(&store).await;
+    let ghost = NotebookId(nb.id.0 + 1000);
+    let batch = [by(nb.id, Some(alice.id), &[21]), by(ghost, Some(alice.id), &[22])];
+    assert!(store.append_updates(&batch).await.is_err());
+    assert_eq!(store.client_bindings(nb.id).await.expect("bindings"), vec![]);
 }

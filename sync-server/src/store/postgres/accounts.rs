@@ -132,7 +132,7 @@ pub(super) async fn list_tokens(pool: &PgPool, user: UserId) -> StoreResult<Vec<
 
 /// Reads a user from columns named `{prefix}id`, `{prefix}name`, … (a prefix keeps them
 /// apart from another table's columns in a join).
-fn user_from_row(row: &PgRow, prefix: &str) -> Result<User, sqlx::Error> {
+pub(super) fn user_from_row(row: &PgRow, prefix: &str) -> Result<User, sqlx::Error> {
     let col = |name: &str| format!("{prefix}{name}");
     Ok(User {
         id: UserId(row.try_get(col("id").as_str())?),

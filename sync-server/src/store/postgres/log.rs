@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
-use crate::store::sql_common::{CHECKPOINTS_KEPT, assign_seqs, constraint_error, seq_counts};
+use crate::store::sql_common::{
+    CHECKPOINTS_KEPT, assign_seqs, client_bindings, client_id_from_sql, client_id_to_sql, constraint_error,
+    seq_counts,
+};
 use crate::store::{
-    Checkpoint, LoggedUpdate, NewUpdate, NotebookId, Seq, StoreError, StoreResult, StoredDocument, Timestamp,
-    UserId,
+    Checkpoint, ClientBinding, LoggedUpdate, NewUpdate, NotebookId, Seq, StoreError, StoreResult,
+    StoredDocument, Timestamp, UserId,
 };
 
 /// Appends `updates` (non-empty) in one transaction: reserves each notebook's sequence
@@ -32,8 +35,57 @@ pub(super) async fn append_updates(pool: &PgPool, updates: &[NewUpdate]) -> Stor
     }
     let seqs = assign_seqs(updates, &counts, &last);
     insert_rows(&mut tx, updates, &seqs).await?;
+    bind_clients(&mut tx, updates).await?;
     tx.commit().await?;
     Ok(seqs)
+}
+
+/// Binds the client ids of the batch that are not bound yet (SPEC §6), in one statement.
+async fn bind_clients(tx: &mut Transaction<'static, Postgres>, updates: &[NewUpdate]) -> StoreResult<()> {
+    let bindings = client_bindings(updates);
+    if bindings.is_empty() {
+        return Ok(());
+    }
+    let notebooks: Vec<i64> = bindings.iter().map(|(nb, _, _)| nb.0).collect();
+    let clients: Vec<i64> = bindings.iter().map(|(_, id, _)| client_id_to_sql(*id)).collect();
+    let users: Vec<Option<i64>> = bindings.iter().map(|(_, _, user)| user.map(|u| u.0)).collect();
+    sqlx::query(
+        "INSERT INTO notebook_clients (notebook_id, client_id, user_id)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[])
+         ON CONFLICT (notebook_id, client_id) DO NOTHING",
+    )
+    .bind(&notebooks)
+    .bind(&clients)
+    .bind(&users)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| constraint_error(e, || "client binding".to_owned(), || "user of an update".to_owned()))?;
+    Ok(())
+}
+
+pub(super) async fn client_bindings_of(
+    pool: &PgPool,
+    notebook: NotebookId,
+) -> StoreResult<Vec<ClientBinding>> {
+    let rows = sqlx::query(
+        "SELECT client_id, user_id FROM notebook_clients WHERE notebook_id = $1 ORDER BY client_id",
+    )
+    .bind(notebook.0)
+    .fetch_all(pool)
+    .await?;
+    let mut bindings = rows
+        .iter()
+        .map(|row| -> Result<ClientBinding, sqlx::Error> {
+            let user: Option<i64> = row.try_get("user_id")?;
+            Ok(ClientBinding {
+                client_id: client_id_from_sql(row.try_get("client_id")?),
+                user_id: user.map(UserId),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Ordered as `u64`, not as the stored signed values.
+    bindings.sort_by_key(|b| b.client_id);
+    Ok(bindings)
 }
 
 /// Takes `count` numbers from the notebook's counter; `None` if there is no such notebook.
@@ -188,25 +240,12 @@ fn client_ids_literal(ids: &[u64]) -> String {
     format!("{{{}}}", items.join(","))
 }
 
-/// `bigint` is signed: ids of 2^63 and above (never made by Yjs, whose ids are below 2^53)
-/// are stored as their two's-complement value, so every `u64` round-trips exactly.
-fn client_id_to_sql(id: u64) -> i64 {
-    i64::from_ne_bytes(id.to_ne_bytes())
-}
-
-fn client_id_from_sql(id: i64) -> u64 {
-    u64::from_ne_bytes(id.to_ne_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_client_id_survives_bigint() {
-        for id in [0, 1, (1 << 53) - 1, u64::from(u32::MAX), u64::MAX] {
-            assert_eq!(client_id_from_sql(client_id_to_sql(id)), id);
-        }
+    fn client_ids_travel_as_bigint_array_literals() {
         assert_eq!(client_ids_literal(&[1, u64::MAX]), "{1,-1}");
         assert_eq!(client_ids_literal(&[]), "{}");
     }

@@ -6,9 +6,13 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{time_column, to_millis};
-use crate::store::sql_common::{CHECKPOINTS_KEPT, assign_seqs, constraint_error, seq_counts};
+use crate::store::sql_common::{
+    CHECKPOINTS_KEPT, assign_seqs, client_bindings, client_id_from_sql, client_id_to_sql, constraint_error,
+    seq_counts,
+};
 use crate::store::{
-    Checkpoint, LoggedUpdate, NewUpdate, NotebookId, Seq, StoreError, StoreResult, StoredDocument,
+    Checkpoint, ClientBinding, LoggedUpdate, NewUpdate, NotebookId, Seq, StoreError, StoreResult,
+    StoredDocument, UserId,
 };
 
 /// Appends `updates` (non-empty) in the write transaction `tx`: reserves each notebook's
@@ -55,8 +59,42 @@ pub(super) async fn append_updates(
                 constraint_error(e, || format!("update {seq} of notebook {}", update.notebook_id), missing)
             })?;
     }
+    for (notebook, client_id, user) in client_bindings(updates) {
+        sqlx::query(
+            "INSERT INTO notebook_clients (notebook_id, client_id, user_id) VALUES (?, ?, ?)
+             ON CONFLICT (notebook_id, client_id) DO NOTHING",
+        )
+        .bind(notebook.0)
+        .bind(client_id_to_sql(client_id))
+        .bind(user.map(|u| u.0))
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(seqs)
+}
+
+pub(super) async fn client_bindings_of(
+    pool: &SqlitePool,
+    notebook: NotebookId,
+) -> StoreResult<Vec<ClientBinding>> {
+    let rows = sqlx::query("SELECT client_id, user_id FROM notebook_clients WHERE notebook_id = ?")
+        .bind(notebook.0)
+        .fetch_all(pool)
+        .await?;
+    let mut bindings = rows
+        .iter()
+        .map(|row| -> Result<ClientBinding, sqlx::Error> {
+            let user: Option<i64> = row.try_get("user_id")?;
+            Ok(ClientBinding {
+                client_id: client_id_from_sql(row.try_get("client_id")?),
+                user_id: user.map(UserId),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Ordered as `u64`, not as the stored signed values.
+    bindings.sort_by_key(|b| b.client_id);
+    Ok(bindings)
 }
 
 /// Reads the newest checkpoint and only the log after it, so loading time does not grow
@@ -148,7 +186,7 @@ fn update_from_row(row: &SqliteRow) -> Result<LoggedUpdate, sqlx::Error> {
     let user_id: Option<i64> = row.try_get("user_id")?;
     Ok(LoggedUpdate {
         seq: row.try_get("seq")?,
-        user_id: user_id.map(crate::store::UserId),
+        user_id: user_id.map(UserId),
         client_ids: decode_client_ids(row.try_get("client_ids")?)?,
         at: time_column(row, "at")?,
         data: row.try_get("data")?,
