@@ -255,3 +255,102 @@ fn updates_referring_to_unknown_items_are_refused_and_the_room_stays_healthy() {
     assert!(!stored.cells.iter().any(|c| c.source.contains("depends") || c.id.as_str() == "unseen"));
     assert_eq!(stored.cells.len(), 3);
 }
+
+// --- Rights that change while people are connected, through the HTTP API.
+
+#[path = "api/client.rs"]
+mod client;
+
+use client::{Api, Auth};
+
+/// Waits until `check` holds for the client's dump.
+fn wait_dump(client: &mut YClient, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let dump = client.dump();
+        if check(&dump) {
+            return dump;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let last = client.dump();
+    panic!("{}: never saw {what}; last dump {last}", client.name);
+}
+
+#[test]
+fn removing_a_member_stops_their_edits_at_once() {
+    let fx = Fixture::new(Backend::Sqlite);
+    let api = Api::new(&fx.server.http());
+    let (mut alice, mut carol) = start(&fx);
+    let mut bob = fx.client(Kind::Js, "bob", &fx.bob);
+    bob.ok(json!({"cmd": "set_reconnect", "enabled": false}));
+    bob.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "before", "cell_id": "before"}));
+    alice.ok(json!({"cmd": "wait_for", "cell_id": "before", "contains": "before"}));
+    let path = format!("/api/projects/{}/members/{}", fx.project, fx.bob.user.id.0);
+    api.delete(&path, Auth::Bearer(&fx.alice.token)).expect(204);
+    let close = bob.expect_close(4403);
+    assert!(close["reason"].as_str().is_some_and(|r| r.contains("revoked")), "{close}");
+    // Whatever Bob's client does now reaches no one, and he cannot come back.
+    let _ = bob.cmd(json!({"cmd": "add_cell", "cell_type": "raw", "source": "after", "cell_id": "after"}));
+    let reply = bob.cmd(json!({"cmd": "connect", "timeout_ms": 5000}));
+    assert_eq!(reply["http_status"], json!(403), "{reply}");
+    carol.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "barrier", "cell_id": "barrier"}));
+    alice.ok(json!({"cmd": "wait_for", "cell_id": "barrier", "contains": "barrier"}));
+    assert_eq!(cell_ids(&alice.dump()), [ALICE_CELL, "before", "barrier"]);
+    assert!(!fx.stored().read().cells.iter().any(|c| c.id.as_str() == "after"));
+}
+
+#[test]
+fn lowering_a_role_makes_open_connections_read_only() {
+    let fx = Fixture::new(Backend::Sqlite);
+    let api = Api::new(&fx.server.http());
+    let (mut alice, _carol) = start(&fx);
+    let mut bob = fx.client(Kind::Python, "bob", &fx.bob);
+    let path = format!("/api/projects/{}/members/{}", fx.project, fx.bob.user.id.0);
+    api.patch_json(&path, Auth::Bearer(&fx.alice.token), &json!({"role": "viewer"})).expect(200);
+    bob.expect_denied("read-only");
+    bob.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "late", "cell_id": "late"}));
+    bob.expect_denied("read-only access");
+    // Still a reader: live edits keep arriving.
+    alice.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "live", "cell_id": "live"}));
+    bob.ok(json!({"cmd": "wait_for", "cell_id": "live", "contains": "live"}));
+    assert_eq!(cell_ids(&alice.dump()), [ALICE_CELL, "live"]);
+    // Made editor again, a fresh connection of Bob's edits.
+    api.patch_json(&path, Auth::Bearer(&fx.alice.token), &json!({"role": "editor"})).expect(200);
+    let mut bob = fx.client(Kind::Js, "bob-again", &fx.bob);
+    bob.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "back", "cell_id": "back"}));
+    alice.ok(json!({"cmd": "wait_for", "cell_id": "back", "contains": "back"}));
+}
+
+#[test]
+fn mode_and_block_changes_reach_open_rooms_and_every_client() {
+    let fx = Fixture::thread(Backend::Sqlite);
+    let api = Api::new(&fx.server.http());
+    let (mut alice, mut carol) = start(&fx);
+    let mut bob = fx.client(Kind::Js, "bob", &fx.bob);
+    assert_eq!(bob.dump()["talkbook"], json!({"mode": "thread", "block": null}));
+    bob.ok(json!({"cmd": "insert_text", "cell_id": ALICE_CELL, "index": 0, "text": "# bob\n"}));
+    bob.expect_denied("belongs to alice");
+    // The owner switches to pair mode: every client reads it, and Bob may now edit.
+    let mode = format!("/api/notebooks/{}/mode", fx.notebook);
+    api.put_json(&mode, Auth::Bearer(&fx.alice.token), &json!({"mode": "pair"})).expect(200);
+    wait_dump(&mut carol, "pair mode", |d| d["talkbook"]["mode"] == "pair");
+    let mut bob = fx.client(Kind::Js, "bob-pair", &fx.bob);
+    bob.ok(json!({"cmd": "insert_text", "cell_id": ALICE_CELL, "index": 0, "text": "# pair\n"}));
+    alice.ok(json!({"cmd": "wait_for", "cell_id": ALICE_CELL, "contains": "# pair"}));
+    // Carol blocks the notebook: everyone sees who holds it, and only she may edit.
+    let block = format!("/api/notebooks/{}/block", fx.notebook);
+    api.post_empty(&block, Auth::Bearer(&fx.carol.token)).expect(200);
+    let dump = wait_dump(&mut alice, "the block", |d| d["talkbook"]["block"]["holder_name"] == "carol");
+    assert_eq!(dump["talkbook"]["block"]["holder"], json!(fx.carol.user.id.0));
+    assert!(dump["talkbook"]["block"]["since"].is_string());
+    alice.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "alice", "cell_id": "alice-2"}));
+    alice.expect_denied("blocked by carol");
+    carol.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "carol", "cell_id": "carol-cell"}));
+    bob.ok(json!({"cmd": "wait_for", "cell_id": "carol-cell", "contains": "carol"}));
+    assert!(!cell_ids(&bob.dump()).contains(&"alice-2".to_owned()));
+    api.delete(&block, Auth::Bearer(&fx.carol.token)).expect(200);
+    wait_dump(&mut bob, "no block", |d| d["talkbook"]["block"].is_null());
+    let mut alice = fx.client(Kind::Js, "alice-again", &fx.alice);
+    alice.ok(json!({"cmd": "add_cell", "cell_type": "raw", "source": "free", "cell_id": "free"}));
+    bob.ok(json!({"cmd": "wait_for", "cell_id": "free", "contains": "free"}));
+}

@@ -145,7 +145,17 @@ pub fn authorizer(visibility: Visibility, members: HashMap<UserId, Role>) -> Aut
 /// After members, roles or visibility of a project changed (and were stored): re-decides
 /// the access of every open connection to each of its notebooks. A connection that lost
 /// all access is closed (4403); one that lost edit rights becomes read-only.
-pub async fn reauthorize_project(state: &AppState, project: ProjectId) -> Result<(), ApiError> {
+///
+/// The change itself is already stored, so a failure here (the database went away while
+/// taking the snapshot) is logged rather than answered: the request did succeed, and
+/// refusing it would make the caller believe it had not.
+pub async fn reauthorize_project(state: &AppState, project: ProjectId) {
+    if let Err(e) = try_reauthorize_project(state, project).await {
+        tracing::error!(project = %project, error = %e, "open connections could not be re-authorized");
+    }
+}
+
+async fn try_reauthorize_project(state: &AppState, project: ProjectId) -> Result<(), ApiError> {
     let Some(current) = state.store.project(project).await? else { return Ok(()) };
     let members = state
         .store

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -42,7 +43,9 @@ pub async fn upgrade(
     State(state): State<AppState>,
     Path(notebook): Path<String>,
     MaybeUser(auth): MaybeUser,
-    ws: WebSocketUpgrade,
+    // Taken as a `Result` so that access is answered first (401/403/404), whatever the
+    // request's upgrade headers say.
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let id = notebook
         .parse::<i64>()
@@ -51,6 +54,10 @@ pub async fn upgrade(
     let user = auth.map(|a| a.user);
     let (_, access) = crate::access::notebook_access(&state, user.as_ref(), id).await?;
     access.require(Access::View)?;
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
     let peer = Peer { conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed), user, access };
     let limit = state.config.max_message_bytes;
     Ok(ws

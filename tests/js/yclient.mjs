@@ -50,7 +50,7 @@
 //   apply_update {update}           -> applies a base64 Yjs update locally (so it is sent)
 //   send_raw {data}                 -> sends base64 bytes as one binary frame, as they are
 //   dump                            -> {notebook: {cells, metadata, nbformat, nbformat_minor},
-//                                      cell_count_raw, provenance, execution_states}
+//                                      cell_count_raw, provenance, talkbook, execution_states}
 //                                      cells as nbformat JSON (execution_state removed; it is
 //                                      in execution_states: cell id -> state); nbformat null
 //                                      when meta has none.
@@ -240,6 +240,7 @@ function dump () {
     },
     cell_count_raw: ycells.length,
     provenance: yprovenance.toJSON(),
+    talkbook: doc.getMap('talkbook').toJSON(),
     execution_states: executionStates
   }
 }

@@ -487,6 +487,7 @@ class Client:
             },
             "cell_count_raw": len(self.cells),
             "provenance": whole_floats_to_ints(self.provenance.to_py() or {}),
+            "talkbook": whole_floats_to_ints(self.doc.get("talkbook", type=Map).to_py() or {}),
             "execution_states": states,
         }
 

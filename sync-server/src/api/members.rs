@@ -94,7 +94,7 @@ async fn add(
         other => other.into(),
     })?;
     tracing::info!(project = %project.id, member = %user.name, role = role.as_str(), "member added");
-    access::reauthorize_project(&state, project.id).await?;
+    access::reauthorize_project(&state, project.id).await;
     Ok(created(MemberView::from(&member)))
 }
 
@@ -131,7 +131,7 @@ async fn change_role(
     let role = assignable(body.role)?;
     let member = state.store.set_member_role(project.id, user, role).await?;
     tracing::info!(project = %project.id, member = %member.user.name, role = role.as_str(), "member role changed");
-    access::reauthorize_project(&state, project.id).await?;
+    access::reauthorize_project(&state, project.id).await;
     Ok(Json(MemberView::from(&member)))
 }
 
@@ -156,7 +156,7 @@ async fn remove(
     }
     state.store.remove_member(project.id, user).await?;
     tracing::info!(project = %project.id, member = %user, "member removed");
-    access::reauthorize_project(&state, project.id).await?;
+    access::reauthorize_project(&state, project.id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -235,6 +235,6 @@ pub(super) async fn tell_room(state: &AppState, view: &NotebookView) {
     let block = view
         .block
         .as_ref()
-        .map(|b| (NotebookBlock { holder: b.holder.id, since: b.since }, b.holder.display_name.clone()));
+        .map(|b| (NotebookBlock { holder: b.holder.id, since: b.since }, b.holder.name.clone()));
     state.rooms.set_policy(view.id, NotebookPolicy { mode: view.mode, block }).await;
 }

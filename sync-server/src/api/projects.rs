@@ -174,7 +174,7 @@ async fn update(
     let project = state.store.update_project(before.id, &changes).await?;
     if project.visibility != before.visibility {
         tracing::info!(project = %project.id, visibility = project.visibility.as_str(), "visibility changed");
-        access::reauthorize_project(&state, project.id).await?;
+        access::reauthorize_project(&state, project.id).await;
     }
     Ok(Json(ProjectView { project, role: Some(Role::Owner), access: Access::Own }))
 }
