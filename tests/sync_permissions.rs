@@ -16,10 +16,26 @@ const ALICE_SOURCE: &str = "alice = 1\n";
 /// What Bob (or anyone not the author) may try on Alice's cell in thread mode.
 fn attempts() -> Vec<(&'static str, Kind, Value)> {
     vec![
-        ("source", Kind::Js, json!({"cmd": "insert_text", "cell_id": ALICE_CELL, "index": 0, "text": "# bob\n"})),
-        ("source", Kind::Python, json!({"cmd": "delete_text", "cell_id": ALICE_CELL, "index": 0, "length": 5})),
-        ("metadata", Kind::Js, json!({"cmd": "set_metadata", "cell_id": ALICE_CELL, "key": "tags", "value": ["bob"]})),
-        ("metadata", Kind::Python, json!({"cmd": "set_metadata", "cell_id": ALICE_CELL, "key": "tags", "value": ["bob"]})),
+        (
+            "source",
+            Kind::Js,
+            json!({"cmd": "insert_text", "cell_id": ALICE_CELL, "index": 0, "text": "# bob\n"}),
+        ),
+        (
+            "source",
+            Kind::Python,
+            json!({"cmd": "delete_text", "cell_id": ALICE_CELL, "index": 0, "length": 5}),
+        ),
+        (
+            "metadata",
+            Kind::Js,
+            json!({"cmd": "set_metadata", "cell_id": ALICE_CELL, "key": "tags", "value": ["bob"]}),
+        ),
+        (
+            "metadata",
+            Kind::Python,
+            json!({"cmd": "set_metadata", "cell_id": ALICE_CELL, "key": "tags", "value": ["bob"]}),
+        ),
         (
             "outputs",
             Kind::Js,
@@ -75,9 +91,18 @@ fn thread_mode_refuses_changes_to_someone_elses_cell(backend: Backend) {
         for watcher in [&mut alice, &mut carol] {
             watcher.ok(json!({"cmd": "wait_cells", "count": n + 2}));
             let dump = watcher.dump();
-            assert!(cell_ids(&dump).contains(&own), "{what} ({kind:?}): {} lacks bob's own cell", watcher.name);
+            assert!(
+                cell_ids(&dump).contains(&own),
+                "{what} ({kind:?}): {} lacks bob's own cell",
+                watcher.name
+            );
             assert_eq!(alice_cell(&dump), original, "{what} ({kind:?}) reached {}", watcher.name);
-            assert_eq!(cell_ids(&dump)[0], ALICE_CELL, "{what} ({kind:?}) moved alice's cell for {}", watcher.name);
+            assert_eq!(
+                cell_ids(&dump)[0],
+                ALICE_CELL,
+                "{what} ({kind:?}) moved alice's cell for {}",
+                watcher.name
+            );
         }
     }
     // Nothing refused reached the database: a cold load has Alice's cell as she wrote it,
@@ -162,7 +187,11 @@ fn viewers_cannot_change_anything_but_see_everything() {
 }
 
 /// An update made under Yjs client id `client`, on top of what is stored.
-fn forged_update(fx: &Fixture, client: u64, edit: impl FnOnce(&mut doc_model::Editor<'_, '_>) -> Result<(), doc_model::DocError>) -> String {
+fn forged_update(
+    fx: &Fixture,
+    client: u64,
+    edit: impl FnOnce(&mut doc_model::Editor<'_, '_>) -> Result<(), doc_model::DocError>,
+) -> String {
     let forged = doc_model::NotebookDoc::with_client_id(client);
     forged.apply_update(&fx.stored().encode_state()).expect("apply");
     let (_, update) = forged.edit(edit).expect("edit");
@@ -187,7 +216,8 @@ fn a_client_id_bound_to_another_user_is_refused() {
     alice.ok(json!({"cmd": "wait_for", "cell_id": "barrier", "contains": "barrier"}));
     assert_eq!(cell_ids(&alice.dump()), [ALICE_CELL, "barrier"]);
     // The same forgery through pycrdt.
-    let update = forged_update(&fx, alice_id, |ed| ed.insert_source(&doc_model::CellId::new(ALICE_CELL), 0, "forged"));
+    let update =
+        forged_update(&fx, alice_id, |ed| ed.insert_source(&doc_model::CellId::new(ALICE_CELL), 0, "forged"));
     let mut forger = fx.client(Kind::Python, "py-forger", &fx.bob);
     forger.ok(json!({"cmd": "apply_update", "update": update}));
     forger.expect_denied("belongs to alice");
@@ -240,9 +270,8 @@ fn updates_referring_to_unknown_items_are_refused_and_the_room_stays_healthy() {
         .expect("edit");
     let later = doc_model::NotebookDoc::with_client_id(434_343);
     later.apply_update(&elsewhere.encode_state()).expect("apply");
-    let (_, dependent) = later
-        .edit(|ed| ed.insert_source(&doc_model::CellId::new("unseen"), 0, "# depends"))
-        .expect("edit");
+    let (_, dependent) =
+        later.edit(|ed| ed.insert_source(&doc_model::CellId::new("unseen"), 0, "# depends")).expect("edit");
     let mut bob = fx.client(Kind::Js, "bob", &fx.bob);
     bob.ok(json!({"cmd": "send_raw", "data": sync_update_frame(&dependent)}));
     bob.expect_denied("does not have");

@@ -24,7 +24,9 @@ use crate::error::KernelError;
 use crate::events::{
     EndCause, ExecutionEnd, ExecutionEvent, ExecutionId, ExecutionStatus, KernelStatus, Output, from_iopub,
 };
-use crate::kernel::{DeathCause, Execution, ExecutionRequest, KernelEvent, KernelInfo, KernelOptions, KernelState};
+use crate::kernel::{
+    DeathCause, Execution, ExecutionRequest, KernelEvent, KernelInfo, KernelOptions, KernelState,
+};
 use crate::kernelspec::{InterruptMode, KernelSpec};
 use crate::process::describe_exit;
 use crate::session::{self, Session};
@@ -279,7 +281,8 @@ impl Actor {
     /// Waits for the next thing to do. Only the inbox is read while the kernel is dead.
     async fn wait(&mut self) -> Wake {
         let Actor { inbox, session, running, .. } = self;
-        let room = running.as_ref().filter(|r| r.waiting_for_room()).map(|r| r.events.clone().reserve_owned());
+        let room =
+            running.as_ref().filter(|r| r.waiting_for_room()).map(|r| r.events.clone().reserve_owned());
         let (child, heartbeat, replies, iopub) = match session.as_mut() {
             Some(Session { process, heartbeat_lost, replies, iopub, replies_open, iopub_open, .. }) => (
                 Some(process.child.wait()),
@@ -440,12 +443,15 @@ impl Actor {
             InterruptMode::Signal => {
                 session.process.signal_group(rustix::process::Signal::INT).map_err(KernelError::Signal)
             }
-            InterruptMode::Message => session.channels.control.send(InterruptRequest {}.into()).await.map(|_| ()),
+            InterruptMode::Message => {
+                session.channels.control.send(InterruptRequest {}.into()).await.map(|_| ())
+            }
         }
     }
 
     fn on_reply(&mut self, message: Incoming) {
-        let Some(running) = self.running.as_mut().filter(|r| Some(&r.msg_id) == message.parent_msg_id.as_ref())
+        let Some(running) =
+            self.running.as_mut().filter(|r| Some(&r.msg_id) == message.parent_msg_id.as_ref())
         else {
             tracing::trace!(msg_type = %message.msg_type, channel = ?message.channel, "reply for no running execution");
             return;
@@ -461,16 +467,19 @@ impl Actor {
                 running.reply = Some((status, count));
             }
             (Channel::Stdin, "input_request") => {
-                let prompt = message.content.get("prompt").and_then(Value::as_str).unwrap_or_default().to_string();
+                let prompt =
+                    message.content.get("prompt").and_then(Value::as_str).unwrap_or_default().to_string();
                 let password = message.content.get("password").and_then(Value::as_bool).unwrap_or(false);
-                running.push(ExecutionEvent::InputRequest { prompt, password }, self.options.max_pending_events);
+                running
+                    .push(ExecutionEvent::InputRequest { prompt, password }, self.options.max_pending_events);
             }
             (channel, msg_type) => tracing::debug!(?channel, msg_type, "ignoring kernel message"),
         }
     }
 
     fn on_iopub(&mut self, message: Incoming) {
-        let Some(running) = self.running.as_mut().filter(|r| Some(&r.msg_id) == message.parent_msg_id.as_ref())
+        let Some(running) =
+            self.running.as_mut().filter(|r| Some(&r.msg_id) == message.parent_msg_id.as_ref())
         else {
             return;
         };

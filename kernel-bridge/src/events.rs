@@ -100,7 +100,9 @@ impl Output {
     /// are transient and not part of it.
     pub fn to_nbformat(&self) -> Value {
         match self {
-            Output::Stream { name, text } => json!({"output_type": "stream", "name": name.as_str(), "text": text}),
+            Output::Stream { name, text } => {
+                json!({"output_type": "stream", "name": name.as_str(), "text": text})
+            }
             Output::DisplayData { data, metadata, .. } => {
                 json!({"output_type": "display_data", "data": data, "metadata": metadata})
             }
@@ -257,9 +259,9 @@ pub(crate) fn from_iopub(msg_type: &str, content: &Value) -> Option<ExecutionEve
                 .map(|lines| lines.iter().filter_map(Value::as_str).map(str::to_string).collect())
                 .unwrap_or_default(),
         }),
-        "clear_output" => {
-            ExecutionEvent::ClearOutput { wait: content.get("wait").and_then(Value::as_bool).unwrap_or(false) }
-        }
+        "clear_output" => ExecutionEvent::ClearOutput {
+            wait: content.get("wait").and_then(Value::as_bool).unwrap_or(false),
+        },
         _ => return None,
     };
     Some(event)
@@ -286,7 +288,10 @@ mod tests {
         assert_eq!(data["text/html"], "<b>x</b>");
         assert_eq!(display_id.as_deref(), Some("d1"));
         assert_eq!(from_iopub("update_display_data", &json!({"data": {}, "metadata": {}})), None);
-        assert_eq!(from_iopub("clear_output", &json!({"wait": true})), Some(ExecutionEvent::ClearOutput { wait: true }));
+        assert_eq!(
+            from_iopub("clear_output", &json!({"wait": true})),
+            Some(ExecutionEvent::ClearOutput { wait: true })
+        );
         assert_eq!(from_iopub("comm_msg", &json!({})), None);
         assert_eq!(from_iopub("status", &json!({"execution_state": "starting"})), None);
     }

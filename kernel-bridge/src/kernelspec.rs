@@ -79,9 +79,10 @@ impl KernelSpec {
     /// start a different Python, without ipykernel.
     pub fn from_dir(name: &str, dir: &Path) -> Result<KernelSpec, DiscoveryError> {
         let path = dir.join("kernel.json");
-        let bytes = std::fs::read(&path).map_err(|source| DiscoveryError::Read { path: path.clone(), source })?;
-        let json: KernelJson =
-            serde_json::from_slice(&bytes).map_err(|source| DiscoveryError::Parse { path: path.clone(), source })?;
+        let bytes =
+            std::fs::read(&path).map_err(|source| DiscoveryError::Read { path: path.clone(), source })?;
+        let json: KernelJson = serde_json::from_slice(&bytes)
+            .map_err(|source| DiscoveryError::Parse { path: path.clone(), source })?;
         if json.argv.is_empty() {
             return Err(DiscoveryError::Invalid { path, reason: "`argv` is empty".into() });
         }
@@ -124,7 +125,8 @@ fn environment_python(kernel_dir: &Path, program: &str) -> Option<PathBuf> {
     let kernels = kernel_dir.parent()?;
     let jupyter = kernels.parent()?;
     let share = jupyter.parent()?;
-    if kernels.file_name()? != "kernels" || jupyter.file_name()? != "jupyter" || share.file_name()? != "share" {
+    if kernels.file_name()? != "kernels" || jupyter.file_name()? != "jupyter" || share.file_name()? != "share"
+    {
         return None;
     }
     let candidate = share.parent()?.join("bin").join(program);
@@ -328,7 +330,8 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: BTreeMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -378,7 +381,10 @@ mod tests {
             "HOME" => Some("/home/ann".into()),
             _ => None,
         });
-        assert_eq!(paths.data_dirs()[..2], [PathBuf::from("/xdg/jupyter"), PathBuf::from("/venv/share/jupyter")]);
+        assert_eq!(
+            paths.data_dirs()[..2],
+            [PathBuf::from("/xdg/jupyter"), PathBuf::from("/venv/share/jupyter")]
+        );
         let paths = JupyterPaths::from_lookup(|name| (name == "JUPYTER_DATA_DIR").then(|| "/data".into()));
         assert_eq!(paths.data_dirs()[0], PathBuf::from("/data"));
     }

@@ -191,7 +191,9 @@ fn kernel_argv(spec: &KernelSpec, connection_file: &Path) -> Vec<String> {
     let resource_dir = spec.resource_dir.to_string_lossy();
     spec.argv
         .iter()
-        .map(|arg| arg.replace("{connection_file}", &connection_file).replace("{resource_dir}", &resource_dir))
+        .map(|arg| {
+            arg.replace("{connection_file}", &connection_file).replace("{resource_dir}", &resource_dir)
+        })
         .collect()
 }
 
@@ -203,7 +205,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Logs every line of a kernel's stdout or stderr and keeps the last ones.
-async fn pump(stream: impl AsyncRead + Unpin, name: &'static str, kernel: String, pid: u32, tail: OutputTail) {
+async fn pump(
+    stream: impl AsyncRead + Unpin,
+    name: &'static str,
+    kernel: String,
+    pid: u32,
+    tail: OutputTail,
+) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
@@ -342,7 +350,13 @@ mod tests {
         let spec = KernelSpec {
             name: "k".into(),
             resource_dir: PathBuf::from("/specs/k"),
-            argv: vec!["run".into(), "--logo={resource_dir}/logo.png".into(), "-f".into(), "{connection_file}".into(), "{other}".into()],
+            argv: vec![
+                "run".into(),
+                "--logo={resource_dir}/logo.png".into(),
+                "-f".into(),
+                "{connection_file}".into(),
+                "{other}".into(),
+            ],
             display_name: "K".into(),
             language: "k".into(),
             interrupt_mode: Default::default(),

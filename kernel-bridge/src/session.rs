@@ -135,7 +135,11 @@ impl Session {
                 tracing::info!(pid = self.process.pid, status = ?status.ok(), "kernel process exited")
             }
             Err(_) => {
-                tracing::warn!(pid = self.process.pid, ?timeout, "kernel did not exit after shutdown_request; killing it");
+                tracing::warn!(
+                    pid = self.process.pid,
+                    ?timeout,
+                    "kernel did not exit after shutdown_request; killing it"
+                );
                 kill(&mut self.process).await;
             }
         }

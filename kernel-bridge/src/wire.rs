@@ -102,7 +102,12 @@ pub(crate) async fn connect(
         tokio::spawn(read_dealer(stdin_rx, Channel::Stdin, replies)),
         tokio::spawn(read_iopub(iopub_conn, iopub)),
     ];
-    Ok(Channels { shell: SendHalf(shell_tx), control: SendHalf(control_tx), stdin: SendHalf(stdin_tx), readers })
+    Ok(Channels {
+        shell: SendHalf(shell_tx),
+        control: SendHalf(control_tx),
+        stdin: SendHalf(stdin_tx),
+        readers,
+    })
 }
 
 async fn read_dealer(mut conn: DealerRecvConnection, channel: Channel, out: mpsc::Sender<Incoming>) {

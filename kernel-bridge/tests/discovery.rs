@@ -69,7 +69,11 @@ fn broken_kernelspecs_are_reported_by_find_and_skipped_by_list() {
     let dir = tempfile::tempdir().expect("tmp");
     write_spec(dir.path(), "broken", "{not json");
     write_spec(dir.path(), "noargv", r#"{"argv": [], "display_name": "x", "language": "x"}"#);
-    write_spec(dir.path(), "good", r#"{"argv": ["k", "{connection_file}"], "display_name": "Good", "language": "k"}"#);
+    write_spec(
+        dir.path(),
+        "good",
+        r#"{"argv": ["k", "{connection_file}"], "display_name": "Good", "language": "k"}"#,
+    );
     let data = dir.path().as_os_str().to_owned();
     let paths = JupyterPaths::from_lookup(move |name| (name == "JUPYTER_PATH").then(|| data.clone()));
     assert!(matches!(paths.find("broken"), Err(DiscoveryError::Parse { .. })));

@@ -49,7 +49,8 @@ fn spawn_holder(mode: &str) -> (std::process::Child, u32) {
 #[tokio::test]
 async fn the_kernel_dies_when_its_parent_is_killed() {
     venv();
-    let (mut helper, kernel_pid) = tokio::task::spawn_blocking(|| spawn_holder("pdeathsig")).await.expect("join");
+    let (mut helper, kernel_pid) =
+        tokio::task::spawn_blocking(|| spawn_holder("pdeathsig")).await.expect("join");
     assert!(!process_gone(kernel_pid));
     helper.kill().expect("SIGKILL the parent");
     helper.wait().expect("reap the parent");

@@ -25,7 +25,9 @@ async fn one_plus_one_gives_an_execute_result_of_two() {
     assert_eq!(end.cause, EndCause::Reply);
     let count = end.execution_count.expect("execution count");
     assert!(events.contains(&ExecutionEvent::ExecuteInput { execution_count: Some(count) }));
-    assert!(outputs(&events).iter().any(|o| matches!(o, Output::ExecuteResult { execution_count, .. } if *execution_count == Some(count))));
+    assert!(outputs(&events).iter().any(
+        |o| matches!(o, Output::ExecuteResult { execution_count, .. } if *execution_count == Some(count))
+    ));
     // idle comes last before Finished: nothing can follow it.
     assert_eq!(events[events.len() - 2], ExecutionEvent::Status { status: KernelStatus::Idle });
     assert_eq!(end.execution_count, Some(1));
@@ -38,7 +40,8 @@ async fn the_kernel_runs_in_the_working_directory_with_its_environment() {
     let (mut options, dir) = options();
     options.env.insert("TALKBOOK_TEST_VALUE".into(), "forty-two".into());
     let kernel = within(Kernel::start(spec("python3"), options)).await.expect("start");
-    let events = run(&kernel, "import os; print(os.getcwd()); print(os.environ['TALKBOOK_TEST_VALUE'])").await;
+    let events =
+        run(&kernel, "import os; print(os.getcwd()); print(os.environ['TALKBOOK_TEST_VALUE'])").await;
     let cwd = dir.path().canonicalize().expect("canonical");
     assert_eq!(stdout(&events), format!("{}\nforty-two\n", cwd.display()));
     kernel.shutdown().await.expect("shutdown");
@@ -48,7 +51,9 @@ async fn the_kernel_runs_in_the_working_directory_with_its_environment() {
 async fn a_print_loop_streams_in_order_while_it_runs() {
     let (kernel, _dir) = start("python3").await;
     let mut execution = kernel
-        .execute(ExecutionRequest::new("import time\nfor i in range(5):\n    print(i, flush=True)\n    time.sleep(0.3)"))
+        .execute(ExecutionRequest::new(
+            "import time\nfor i in range(5):\n    print(i, flush=True)\n    time.sleep(0.3)",
+        ))
         .await
         .expect("execute");
     let mut chunks = Vec::new();
@@ -69,7 +74,8 @@ async fn a_print_loop_streams_in_order_while_it_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rich_outputs_and_display_updates_are_typed() {
     let (kernel, _dir) = start("python3").await;
-    let events = run(&kernel, "from IPython.display import HTML, display\ndisplay(HTML('<b>bold</b>'))").await;
+    let events =
+        run(&kernel, "from IPython.display import HTML, display\ndisplay(HTML('<b>bold</b>'))").await;
     match outputs(&events).as_slice() {
         [Output::DisplayData { data, display_id: None, .. }] => {
             assert_eq!(data["text/html"], "<b>bold</b>");
@@ -85,7 +91,9 @@ async fn rich_outputs_and_display_updates_are_typed() {
     };
     assert_eq!(data["text/plain"], "'first'");
     let update = events.iter().find_map(|event| match event {
-        ExecutionEvent::UpdateDisplayData { display_id, data, .. } => Some((display_id.clone(), data.clone())),
+        ExecutionEvent::UpdateDisplayData { display_id, data, .. } => {
+            Some((display_id.clone(), data.clone()))
+        }
         _ => None,
     });
     let (updated_id, updated) = update.expect("update_display_data");
@@ -115,8 +123,11 @@ async fn an_exception_gives_an_error_output_and_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clear_output_with_wait_is_reported_between_outputs() {
     let (kernel, _dir) = start("python3").await;
-    let events =
-        run(&kernel, "from IPython.display import clear_output\nprint('a')\nclear_output(wait=True)\nprint('b')").await;
+    let events = run(
+        &kernel,
+        "from IPython.display import clear_output\nprint('a')\nclear_output(wait=True)\nprint('b')",
+    )
+    .await;
     let interesting: Vec<&ExecutionEvent> = events
         .iter()
         .filter(|event| matches!(event, ExecutionEvent::Output(_) | ExecutionEvent::ClearOutput { .. }))
@@ -217,7 +228,11 @@ async fn interrupt_a_sleep(kernel: &Kernel) {
     while let Some(event) = within(execution.next_event()).await {
         events.push(event);
     }
-    assert!(interrupted_at.elapsed() < Duration::from_secs(30), "the interrupt took {:?}", interrupted_at.elapsed());
+    assert!(
+        interrupted_at.elapsed() < Duration::from_secs(30),
+        "the interrupt took {:?}",
+        interrupted_at.elapsed()
+    );
     match outputs(&events).as_slice() {
         [Output::Error { ename, .. }] => assert_eq!(ename, "KeyboardInterrupt"),
         other => panic!("expected a KeyboardInterrupt error, got {other:?}"),
@@ -288,8 +303,11 @@ async fn a_kernel_that_exits_is_reported_dead_and_can_be_restarted() {
 async fn a_kernel_that_stops_answering_heartbeats_is_killed_and_reported_dead() {
     init_tracing();
     let (mut options, _dir) = options();
-    options.heartbeat =
-        HeartbeatOptions { interval: Duration::from_millis(200), timeout: Duration::from_millis(500), max_missed: 3 };
+    options.heartbeat = HeartbeatOptions {
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_millis(500),
+        max_missed: 3,
+    };
     let kernel = within(Kernel::start(spec("python3"), options)).await.expect("start");
     let mut kernel_events = kernel.subscribe();
     let pid = kernel.pid();
@@ -313,7 +331,8 @@ async fn restart_clears_variables_and_aborts_the_running_execution() {
     let (kernel, _dir) = start("python3").await;
     run(&kernel, "x = 42").await;
     let old_pid = kernel.pid();
-    let mut sleeping = kernel.execute(ExecutionRequest::new("import time; time.sleep(60)")).await.expect("sleep");
+    let mut sleeping =
+        kernel.execute(ExecutionRequest::new("import time; time.sleep(60)")).await.expect("sleep");
     while let Some(event) = within(sleeping.next_event()).await {
         if matches!(event, ExecutionEvent::ExecuteInput { .. }) {
             break;
@@ -360,7 +379,8 @@ async fn dropping_the_last_handle_shuts_the_kernel_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_execution_runs_even_if_nobody_reads_its_events() {
     let (kernel, _dir) = start("python3").await;
-    let unread = kernel.execute(ExecutionRequest::new("for i in range(1000): print(i)\ny = 7")).await.expect("x");
+    let unread =
+        kernel.execute(ExecutionRequest::new("for i in range(1000): print(i)\ny = 7")).await.expect("x");
     drop(unread);
     assert_eq!(result_text(&run(&kernel, "y").await).as_deref(), Some("7"));
     kernel.shutdown().await.expect("shutdown");

@@ -1,6 +1,9 @@
 //! A small blocking HTTP client for the API tests: every reply is read whole, whatever its
 //! status, so tests can assert on error bodies as on successes.
 
+// Other test binaries include this file too (`#[path]`) and use only part of it.
+#![allow(dead_code)]
+
 use serde_json::Value;
 
 /// How a request proves who is asking.

@@ -68,10 +68,14 @@ fn the_openapi_document_is_valid_and_describes_every_route() {
             assert!(operation_ids.insert(id.to_owned()), "operationId `{id}` is used twice");
             assert!(operation["summary"].is_string(), "{route} has no summary");
             let responses = operation["responses"].as_object().expect("responses");
-            // Every error answer carries the error body's schema.
+            // Every error answer carries the error body's schema (but the WebSocket
+            // upgrade's refusals of malformed handshakes, which are axum's plain text).
             for (status, response) in
                 responses.iter().filter(|(s, _)| s.starts_with('4') || s.starts_with('5'))
             {
+                if path == "/ws/{notebook_id}" && response["content"].get("text/plain").is_some() {
+                    continue;
+                }
                 let schema = &response["content"]["application/json"]["schema"]["$ref"];
                 let schema = schema.as_str().unwrap_or_else(|| panic!("{route} {status} has no error body"));
                 assert!(schema.ends_with("ErrorBody"), "{route} {status}: {schema}");

@@ -116,7 +116,9 @@ pub fn stdout(events: &[ExecutionEvent]) -> String {
 /// `text/plain` of the execute_result.
 pub fn result_text(events: &[ExecutionEvent]) -> Option<String> {
     outputs(events).into_iter().find_map(|output| match output {
-        Output::ExecuteResult { data, .. } => data.get("text/plain").and_then(|v| v.as_str()).map(str::to_string),
+        Output::ExecuteResult { data, .. } => {
+            data.get("text/plain").and_then(|v| v.as_str()).map(str::to_string)
+        }
         _ => None,
     })
 }

@@ -204,6 +204,8 @@ async fn openapi_json() -> impl IntoResponse {
         (status = 401, description = "No valid token, and the notebook's project is not public", body = ErrorBody),
         (status = 403, description = "Signed in but without access to the notebook", body = ErrorBody),
         (status = 404, description = "No such notebook", body = ErrorBody),
+        (status = 400, description = "Not a WebSocket upgrade request (a plain-text answer, after access was granted)", body = String, content_type = "text/plain"),
+        (status = 426, description = "The connection cannot be upgraded (a plain-text answer)", body = String, content_type = "text/plain"),
     ))]
 #[allow(dead_code)] // Documentation only: the handler is `crate::ws::upgrade`.
 fn websocket() {}

@@ -25,8 +25,8 @@ use yrs::{ReadTxn, Transact};
 
 use super::committer::Committer;
 use super::peer::{Outbox, Peer, close};
-use crate::metrics::METRICS;
 use crate::access::Access;
+use crate::metrics::METRICS;
 use crate::store::{DynStore, NewUpdate, NotebookBlock, NotebookId, NotebookMode, Seq, StoreResult, User};
 
 /// Messages processed in one turn before pending updates are committed.
@@ -68,11 +68,12 @@ pub struct NotebookPolicy {
     pub block: Option<(NotebookBlock, String)>,
 }
 
-/// Decides a user's access (`None`: anonymous caller); `None` means no access at all.
+/// A decision function: a user's access (`None` user: anonymous), `None` for none at all.
+pub type AccessDecision = dyn Fn(Option<&User>) -> Option<Access> + Send + Sync;
+
+/// Decides each connected user's access after rights changed.
 #[derive(Clone)]
-pub struct Authorizer(
-    pub Arc<dyn Fn(Option<&User>) -> Option<Access> + Send + Sync>,
-);
+pub struct Authorizer(pub Arc<AccessDecision>);
 
 impl std::fmt::Debug for Authorizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,9 +187,9 @@ async fn load_with(
 /// Records an update the server trusts (stored history, its own edits) in the structure
 /// index; one that cannot be placed is logged (the document still takes it).
 fn record_trusted(structure: &mut Structure, id: NotebookId, data: &[u8]) {
-    let result = guard::scan_update(data).map_err(|e| e.to_string()).and_then(|scanned| {
-        structure.record_trusted(&scanned).map_err(|e| e.to_string())
-    });
+    let result = guard::scan_update(data)
+        .map_err(|e| e.to_string())
+        .and_then(|scanned| structure.record_trusted(&scanned).map_err(|e| e.to_string()));
     if let Err(e) = result {
         tracing::error!(notebook = %id, error = %e, "cannot index an update");
     }
@@ -211,7 +212,10 @@ async fn load_rules(
     store: &DynStore,
     id: NotebookId,
 ) -> StoreResult<(NotebookPolicy, HashMap<ClientID, Option<UserId>>, HashMap<UserId, String>)> {
-    let row = store.notebook(id).await?.ok_or_else(|| crate::store::StoreError::NotFound(format!("notebook {id}")))?;
+    let row = store
+        .notebook(id)
+        .await?
+        .ok_or_else(|| crate::store::StoreError::NotFound(format!("notebook {id}")))?;
     let bindings: HashMap<ClientID, Option<UserId>> = store
         .client_bindings(id)
         .await?
@@ -469,7 +473,9 @@ impl Room {
             is_owner: conn.peer.access == Access::Own,
         };
         let rules = self.rules();
-        if let Err(refusal) = guard::check(&analysis.effects, &self.structure, &sender, &rules, &RoomLookup(self)) {
+        if let Err(refusal) =
+            guard::check(&analysis.effects, &self.structure, &sender, &rules, &RoomLookup(self))
+        {
             self.refuse(conn_id, &analysis, &refusal);
             return;
         }
@@ -489,7 +495,13 @@ impl Room {
         METRICS.updates_accepted.fetch_add(1, Ordering::Relaxed);
         self.pending.push(Pending {
             from: Some(conn_id),
-            record: NewUpdate { notebook_id: self.id, user_id: Some(user.id), client_ids, at: Utc::now(), data },
+            record: NewUpdate {
+                notebook_id: self.id,
+                user_id: Some(user.id),
+                client_ids,
+                at: Utc::now(),
+                data,
+            },
         });
         if creates_cells {
             self.record_authors(&user);
@@ -507,7 +519,13 @@ impl Room {
         METRICS.updates_accepted.fetch_add(1, Ordering::Relaxed);
         self.pending.push(Pending {
             from: Some(conn_id),
-            record: NewUpdate { notebook_id: self.id, user_id: Some(user.id), client_ids, at: Utc::now(), data },
+            record: NewUpdate {
+                notebook_id: self.id,
+                user_id: Some(user.id),
+                client_ids,
+                at: Utc::now(),
+                data,
+            },
         });
         if cells_changed {
             self.record_authors(&user);
@@ -548,7 +566,13 @@ impl Room {
         let client_ids = own.iter().map(|(c, _)| c.get()).collect();
         self.pending.push(Pending {
             from: None,
-            record: NewUpdate { notebook_id: self.id, user_id: Some(user.id), client_ids, at: Utc::now(), data },
+            record: NewUpdate {
+                notebook_id: self.id,
+                user_id: Some(user.id),
+                client_ids,
+                at: Utc::now(),
+                data,
+            },
         });
     }
 
