@@ -450,6 +450,10 @@ impl Actor {
     }
 
     fn on_reply(&mut self, message: Incoming) {
+        if message.msg_type == "interrupt_reply" {
+            tracing::debug!(status = %message.content["status"], "interrupt_reply");
+            return;
+        }
         let Some(running) =
             self.running.as_mut().filter(|r| Some(&r.msg_id) == message.parent_msg_id.as_ref())
         else {

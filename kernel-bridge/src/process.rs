@@ -75,6 +75,8 @@ pub(crate) struct KernelProcess {
     pub pid: u32,
     pub connection: ConnectionInfo,
     pub tail: OutputTail,
+    /// The kernel's ports, kept from other kernels while this one lives.
+    _ports: ports::Reservation,
     /// The tasks logging stdout and stderr; they end when the process closes its pipes.
     pumps: Vec<tokio::task::JoinHandle<()>>,
     /// The private directory holding the connection file; removed when the process is.
@@ -121,10 +123,11 @@ pub(crate) fn describe_exit(status: &ExitStatus) -> String {
 pub(crate) async fn launch(spec: &KernelSpec, plan: &LaunchPlan) -> Result<KernelProcess, KernelError> {
     let connection_error = |source| KernelError::ConnectionFile { kernel: spec.name.clone(), source };
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    // The listeners hold the ports until the process exists, so no other launch can be
-    // handed the same ports; they are released right after the spawn, well before the
-    // kernel (an interpreter still starting up) binds them.
-    let (ports, listeners) = jupyter_zmq_client::peek_ports_with_listeners(ip, 5).await?;
+    // The listeners hold the ports until the process exists; they are released right after
+    // the spawn, well before the kernel (an interpreter still starting up) binds them. The
+    // reservation keeps them from every other kernel of this process until this one ends.
+    let (reservation, listeners) = ports::reserve(ip, 5).map_err(connection_error)?;
+    let ports = reservation.ports().to_vec();
     let mut key = [0u8; 32];
     rand::rng().fill_bytes(&mut key);
     let connection = ConnectionInfo {
@@ -181,7 +184,7 @@ pub(crate) async fn launch(spec: &KernelSpec, plan: &LaunchPlan) -> Result<Kerne
         pumps.push(tokio::spawn(pump(stderr, "stderr", spec.name.clone(), pid, tail.clone())));
     }
     tracing::info!(kernel = %spec.name, pid, cwd = %plan.working_dir.display(), ?ports, "kernel process started");
-    Ok(KernelProcess { child, pid, connection, tail, pumps, _runtime_dir: runtime_dir })
+    Ok(KernelProcess { child, pid, connection, tail, _ports: reservation, pumps, _runtime_dir: runtime_dir })
 }
 
 /// `argv` with `{connection_file}` and `{resource_dir}` replaced wherever they occur, as
@@ -224,6 +227,67 @@ async fn pump(
                 tail.push(text);
             }
         }
+    }
+}
+
+mod ports {
+    //! Free ports for kernels, never the same ones twice at a time.
+    //!
+    //! Asking the OS for port 0 and releasing the port for the kernel to bind is racy: a
+    //! port released by one launch can be handed to the next launch before the first
+    //! kernel has bound it, and two binds on different threads can even get the same port
+    //! before either listens. Then a kernel fails with "Address already in use", or a client
+    //! connects to another kernel's socket of the wrong type and is reset. So allocation
+    //! is serialised and every port stays reserved until its kernel process is gone, as
+    //! jupyter_client's `LocalPortCache` does.
+
+    use std::collections::BTreeSet;
+    use std::net::{IpAddr, SocketAddr, TcpListener};
+    use std::sync::Mutex;
+
+    static RESERVED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+    /// Ports reserved for one kernel; released when dropped.
+    #[derive(Debug)]
+    pub(super) struct Reservation(Vec<u16>);
+
+    impl Reservation {
+        pub(super) fn ports(&self) -> &[u16] {
+            &self.0
+        }
+    }
+
+    impl Drop for Reservation {
+        fn drop(&mut self) {
+            if let Ok(mut reserved) = RESERVED.lock() {
+                for port in &self.0 {
+                    reserved.remove(port);
+                }
+            }
+        }
+    }
+
+    /// `count` free ports not reserved by another kernel, with listeners holding them.
+    pub(super) fn reserve(ip: IpAddr, count: usize) -> std::io::Result<(Reservation, Vec<TcpListener>)> {
+        let mut reserved =
+            RESERVED.lock().map_err(|_| std::io::Error::other("port reservations poisoned"))?;
+        let mut listeners = Vec::with_capacity(count);
+        // Ports that are free but reserved stay bound here until the end, so the OS does
+        // not offer them again in this loop.
+        let mut skipped = Vec::new();
+        while listeners.len() < count {
+            let listener = TcpListener::bind(SocketAddr::new(ip, 0))?;
+            let port = listener.local_addr()?.port();
+            if reserved.contains(&port) && skipped.len() < 1000 {
+                skipped.push(listener);
+            } else {
+                listeners.push(listener);
+            }
+        }
+        let ports: Vec<u16> =
+            listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.port()).collect();
+        reserved.extend(ports.iter().copied());
+        Ok((Reservation(ports), listeners))
     }
 }
 

@@ -23,6 +23,8 @@ const IOPUB_QUEUE: usize = 1024;
 /// How often the handshake re-sends `kernel_info_request` while waiting for the iopub
 /// subscription to carry something (each request makes the kernel publish a status).
 const HANDSHAKE_RETRY: Duration = Duration::from_millis(500);
+/// Launches tried when the kernel finds a port taken.
+const PORT_ATTEMPTS: u32 = 3;
 /// Pause before connecting again after a failed connection during start-up.
 const CONNECT_RETRY: Duration = Duration::from_millis(100);
 
@@ -53,6 +55,23 @@ impl Session {
     /// Launches the kernel and waits for its `kernel_info_reply` and for iopub to deliver,
     /// within the start-up timeout; a process that exits first is reported with its output.
     pub(crate) async fn start(spec: &KernelSpec, options: &KernelOptions) -> Result<Session, KernelError> {
+        let mut attempt = 1;
+        loop {
+            match Session::start_once(spec, options).await {
+                // Another process took one of the free ports before the kernel bound it
+                // (ports are only reserved within this process): try again with new ones.
+                Err(KernelError::ExitedDuringStartup { stderr_tail, .. })
+                    if attempt < PORT_ATTEMPTS && stderr_tail.contains("Address already in use") =>
+                {
+                    tracing::warn!(attempt, "a kernel port was taken before the kernel bound it; retrying");
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn start_once(spec: &KernelSpec, options: &KernelOptions) -> Result<Session, KernelError> {
         let plan = LaunchPlan {
             working_dir: options.working_dir.clone(),
             extra_env: options.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),

@@ -24,7 +24,10 @@ async fn hold_a_kernel() {
     // Switch off ipykernel's own parent polling, so only the bridge's mechanism is tested.
     options.env.insert("JPY_PARENT_PID".into(), String::new());
     let kernel = Kernel::start(spec("python3"), options).await.expect("kernel starts");
-    println!("KERNEL_PID {}", kernel.pid());
+    #[allow(clippy::print_stdout)] // the parent test reads this line
+    {
+        println!("KERNEL_PID {}", kernel.pid());
+    }
     std::future::pending::<()>().await;
 }
 
@@ -41,7 +44,8 @@ fn spawn_holder(mode: &str) -> (std::process::Child, u32) {
     let pid = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("KERNEL_PID ").and_then(|pid| pid.trim().parse().ok()))
+        // libtest prints `test hold_a_kernel ... ` on the same line.
+        .find_map(|line| line.split_once("KERNEL_PID ").and_then(|(_, pid)| pid.trim().parse().ok()))
         .expect("the helper reports its kernel's pid");
     (helper, pid)
 }

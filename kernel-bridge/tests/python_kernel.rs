@@ -212,6 +212,12 @@ async fn a_cancelled_queued_execution_is_aborted_and_never_runs() {
     kernel.shutdown().await.expect("shutdown");
 }
 
+/// Interrupts `time.sleep(60)` and expects a KeyboardInterrupt well before the minute is up.
+///
+/// A SIGINT to the kernel process (sent by the bridge, or by ipykernel itself for an
+/// `interrupt_request`) may be delivered by Linux to one of the kernel's other threads;
+/// CPython then raises KeyboardInterrupt only when `time.sleep` returns. Jupyter users
+/// press interrupt again in that case, and so does this test: after 10 s without an end.
 async fn interrupt_a_sleep(kernel: &Kernel) {
     let code = "import time\nprint('sleeping', flush=True)\ntime.sleep(60)";
     let mut execution = kernel.execute(ExecutionRequest::new(code)).await.expect("execute");
@@ -225,11 +231,15 @@ async fn interrupt_a_sleep(kernel: &Kernel) {
     let interrupted_at = std::time::Instant::now();
     kernel.interrupt().await.expect("interrupt");
     let mut events = Vec::new();
-    while let Some(event) = within(execution.next_event()).await {
-        events.push(event);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), execution.next_event()).await {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => break,
+            Err(_) => kernel.interrupt().await.expect("interrupt again"),
+        }
     }
     assert!(
-        interrupted_at.elapsed() < Duration::from_secs(30),
+        interrupted_at.elapsed() < Duration::from_secs(45),
         "the interrupt took {:?}",
         interrupted_at.elapsed()
     );
