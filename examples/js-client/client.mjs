@@ -42,7 +42,9 @@ const provider = new WebsocketProvider(opts.url, opts.notebook, doc, {
 
 // The server says "permission denied" with y-protocols' auth message (type 2), e.g. when
 // you edit someone else's cell in a thread-mode notebook. y-websocket only logs it, so we
-// replace its handler to print the reason.
+// replace its handler to print the reason. The refused change reached nobody, but it is
+// still in this client's own copy (Yjs cannot take an edit back); a real editor should drop
+// it by starting a fresh Y.Doc and provider. Later edits keep working either way.
 provider.messageHandlers[2] = (_encoder, decoder, prov) => {
   authProtocol.readAuthMessage(decoder, prov.doc, (_doc, reason) => console.log(`! permission denied: ${reason}`))
 }
