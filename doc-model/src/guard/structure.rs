@@ -150,7 +150,8 @@ pub struct Structure {
 }
 
 enum Located<'a> {
-    Known(&'a Run),
+    /// A run the index has, with the clock it starts at.
+    Known(u32, &'a Run),
     New(usize),
     Unknown,
 }
@@ -212,7 +213,7 @@ impl Structure {
                         return true;
                     }
                     match self.run_at(&holder) {
-                        Some(run) => parent = run.parent.clone(),
+                        Some((_, run)) => parent = run.parent.clone(),
                         None => return true,
                     }
                 }
@@ -221,17 +222,18 @@ impl Structure {
         false
     }
 
-    fn run_at(&self, id: &ID) -> Option<&Run> {
+    /// The run holding `id`, with the clock it starts at.
+    fn run_at(&self, id: &ID) -> Option<(u32, &Run)> {
         self.runs
             .get(&id.client)
             .and_then(|m| m.range(..=id.clock).next_back())
             .filter(|(_, run)| id.clock < run.end)
-            .map(|(_, run)| run)
+            .map(|(start, run)| (*start, run))
     }
 
     fn locate(&self, id: &ID, parts: &[Part], by_client: &HashMap<ClientID, Vec<usize>>) -> Located<'_> {
-        if let Some(run) = self.run_at(id) {
-            return Located::Known(run);
+        if let Some((start, run)) = self.run_at(id) {
+            return Located::Known(start, run);
         }
         if let Some(list) = by_client.get(&id.client) {
             let at = list.partition_point(|&p| parts[p].end <= id.clock);
@@ -533,8 +535,8 @@ impl Structure {
         placed: &dyn Fn(usize) -> Option<Placed>,
     ) -> Result<Resolved, Unresolved> {
         match self.locate(id, parts, by_client) {
-            Located::Known(run) if self.is_garbage(id, run) => Ok(Resolved::At(Placed::gone())),
-            Located::Known(run) => Ok(Resolved::At(Placed {
+            Located::Known(_, run) if self.is_garbage(id, run) => Ok(Resolved::At(Placed::gone())),
+            Located::Known(_, run) => Ok(Resolved::At(Placed {
                 parent: run.parent.clone(),
                 // Children of a cell map belong to that cell; the map item's own owner is
                 // the cell too, so the rule is the same for every holder.
@@ -564,12 +566,7 @@ impl Structure {
         let mut at = range.start;
         while at < range.end {
             match self.locate(&ID::new(client, at), parts, by_client) {
-                Located::Known(run) => {
-                    let start = self
-                        .runs
-                        .get(&client)
-                        .and_then(|m| m.range(..=at).next_back())
-                        .map_or(at, |(s, _)| *s);
+                Located::Known(start, run) => {
                     let owner = if self.is_garbage(&ID::new(client, at), run) {
                         Owner::Nothing
                     } else {
