@@ -9,6 +9,8 @@ mod accounts;
 mod backends;
 #[path = "support/storage/blocks.rs"]
 mod blocks;
+#[path = "support/storage/executions.rs"]
+mod executions;
 #[path = "support/storage/fixtures.rs"]
 mod fixtures;
 #[path = "support/storage/log.rs"]
@@ -87,6 +89,15 @@ on_both_backends!(
     log::the_first_update_to_carry_a_client_id_binds_it_to_its_user,
     log::bindings_are_per_notebook_and_keep_every_u64,
     log::a_failed_append_binds_nothing,
+    executions::a_run_is_recorded_from_queue_to_end_with_every_field,
+    executions::the_first_end_of_a_run_wins,
+    executions::a_status_that_is_not_final_cannot_end_a_run,
+    executions::executions_are_listed_newest_first_and_filtered_by_user_and_cell,
+    executions::unknown_executions_notebooks_and_users_are_not_found,
+    executions::aborting_unfinished_runs_touches_only_queued_and_running_ones,
+    executions::executions_go_with_their_notebook,
+    executions::others_may_run_is_off_by_default_and_can_be_switched,
+    executions::others_may_run_cannot_be_changed_past_someone_elses_block,
 );
 
 // --- SQLite only: the file itself ---

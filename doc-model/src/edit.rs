@@ -269,6 +269,12 @@ impl<'a, 'doc> Editor<'a, 'doc> {
         targets.len()
     }
 
+    /// Who created a cell, as the server recorded it.
+    pub fn provenance(&self, id: &CellId) -> Option<Provenance> {
+        let value = self.roots.provenance.get(self.txn, id.as_str())?;
+        Provenance::from_json(&out_to_json(self.txn, &value))
+    }
+
     /// Records who created a cell. Only the server calls this; clients may never write it.
     pub fn record_provenance(&mut self, id: &CellId, provenance: &Provenance) {
         self.roots.provenance.insert(self.txn, id.as_str(), provenance.to_any());

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{RouteEntry, Routes};
 use crate::config::ServeConfig;
+use crate::kernels::Kernels;
 use crate::metrics::METRICS;
 use crate::rooms::{RoomConfig, Rooms};
 use crate::store::DynStore;
@@ -21,6 +22,7 @@ use crate::store::DynStore;
 pub struct AppState {
     pub store: DynStore,
     pub rooms: Arc<Rooms>,
+    pub kernels: Arc<Kernels>,
     pub config: Arc<ServeConfig>,
 }
 
@@ -32,7 +34,9 @@ impl AppState {
             checkpoint_idle: config.checkpoint_idle(),
             skip_update_checks: config.bench_skip_update_checks,
         };
-        Self { rooms: Arc::new(Rooms::new(store.clone(), room_config)), store, config: Arc::new(config) }
+        let rooms = Arc::new(Rooms::new(store.clone(), room_config));
+        let kernels = Kernels::new(config.kernels(), store.clone(), rooms.clone());
+        Self { rooms, kernels, store, config: Arc::new(config) }
     }
 }
 
@@ -67,6 +71,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let rooms = state.rooms.clone();
+    let kernels = state.kernels.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = router(state);
     // Small WebSocket frames would otherwise wait for the peer's delayed ACK (SPEC §14).
@@ -79,6 +84,8 @@ pub async fn run(
     });
     let server = tokio::spawn(async move { server.await });
     shutdown.await;
+    // Kernels first: the last outputs and states of their runs go into the rooms.
+    kernels.shutdown().await;
     tracing::info!("shutting down: flushing rooms");
     // Rooms first: they close their WebSockets, which lets the HTTP server finish.
     rooms.shutdown().await;

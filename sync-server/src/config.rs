@@ -46,6 +46,27 @@ pub struct ServeConfig {
     #[arg(long, env = "TALKBOOK_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_import_bytes: usize,
 
+    /// Kernels one user may have running at once (SPEC §8); the next start is refused
+    /// with 429.
+    #[arg(long, env = "TALKBOOK_MAX_KERNELS_PER_USER", default_value_t = 4)]
+    pub max_kernels_per_user: usize,
+
+    /// Kernels the server may have running at once; the next start is refused with 503.
+    #[arg(long, env = "TALKBOOK_MAX_KERNELS", default_value_t = 32)]
+    pub max_kernels: usize,
+
+    /// Shut down a kernel after it has been idle this many seconds (0: never).
+    #[arg(long, env = "TALKBOOK_KERNEL_IDLE_SECONDS", default_value_t = 3600)]
+    pub kernel_idle_seconds: u64,
+
+    /// Output bytes one run may leave in its cell; the rest is dropped with a visible note.
+    #[arg(long, env = "TALKBOOK_MAX_OUTPUT_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_output_bytes: usize,
+
+    /// Runs one kernel may have queued or running; more are refused with 429.
+    #[arg(long, env = "TALKBOOK_MAX_QUEUED_RUNS", default_value_t = 100)]
+    pub max_queued_runs: usize,
+
     /// Benchmarks only: apply client updates without the permission checks of SPEC §6, to
     /// measure what the checks cost. Never use this for real work: anyone may then change
     /// anything and forge anyone's authorship.
@@ -87,6 +108,19 @@ impl ServeConfig {
 
     pub fn checkpoint_idle(&self) -> Duration {
         Duration::from_secs(self.checkpoint_idle_seconds.max(1))
+    }
+
+    /// The kernel settings; kernels work in `<data dir>/projects/<project id>`.
+    pub fn kernels(&self) -> crate::kernels::KernelConfig {
+        crate::kernels::KernelConfig {
+            per_user: self.max_kernels_per_user,
+            per_server: self.max_kernels,
+            idle_timeout: (self.kernel_idle_seconds > 0)
+                .then(|| Duration::from_secs(self.kernel_idle_seconds)),
+            max_output_bytes: self.max_output_bytes.max(1024),
+            max_queued: self.max_queued_runs.max(1),
+            work_root: self.db.data_dir.join("projects"),
+        }
     }
 
     pub fn session_lifetime(&self) -> chrono::Duration {

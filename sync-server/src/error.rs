@@ -42,6 +42,13 @@ pub enum ApiError {
     AlreadyBlocked(Box<BlockView>),
     #[error("{0}")]
     TooLarge(String),
+    /// A limit on the caller was reached (kernels per user, queued runs): 429.
+    #[error("{message}")]
+    Limited { code: &'static str, message: String },
+    /// The server cannot do it now (its kernel limit, a kernel that failed to start,
+    /// shutting down): 503 with its own code.
+    #[error("{message}")]
+    Overloaded { code: &'static str, message: String },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("internal error")]
@@ -62,6 +69,8 @@ impl ApiError {
             ApiError::Blocked(_) => (StatusCode::LOCKED, "blocked"),
             ApiError::AlreadyBlocked(_) => (StatusCode::CONFLICT, "already_blocked"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Limited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            ApiError::Overloaded { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -96,7 +105,10 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?err, "internal error answering a request");
         }
         let message = match &self {
-            ApiError::Invalid { message, .. } | ApiError::Refused { message, .. } => message.clone(),
+            ApiError::Invalid { message, .. }
+            | ApiError::Refused { message, .. }
+            | ApiError::Limited { message, .. }
+            | ApiError::Overloaded { message, .. } => message.clone(),
             other => other.to_string(),
         };
         let mut error = json!({"code": code, "message": message});

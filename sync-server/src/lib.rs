@@ -10,6 +10,8 @@
 //! - [`accounts`], [`names`] and [`notebooks`] hold the rules and steps the API and the
 //!   admin commands ([`cli_admin`]) share: users and tokens, valid names, creating,
 //!   importing and exporting notebooks.
+//! - [`kernels`] routes cell runs to Jupyter kernels (through `kernel-bridge`) and writes
+//!   their outputs into the documents.
 //! - [`convert`] moves notebooks between `.ipynb` and Yjs update files.
 
 pub mod access;
@@ -22,6 +24,7 @@ pub mod cli_admin;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod kernels;
 pub mod metrics;
 pub mod names;
 pub mod notebooks;

@@ -14,6 +14,7 @@ const COMMIT_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05
 pub struct Metrics {
     pub rooms: AtomicU64,
     pub connections: AtomicU64,
+    pub kernels: AtomicU64,
     pub updates_accepted: AtomicU64,
     pub updates_rejected: AtomicU64,
     commits: AtomicU64,
@@ -27,6 +28,7 @@ impl Metrics {
         Self {
             rooms: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            kernels: AtomicU64::new(0),
             updates_accepted: AtomicU64::new(0),
             updates_rejected: AtomicU64::new(0),
             commits: AtomicU64::new(0),
@@ -63,6 +65,7 @@ impl Metrics {
             "gauge",
             self.connections.load(Relaxed),
         );
+        gauge(&mut out, "talkbook_kernels", "Jupyter kernels running.", "gauge", self.kernels.load(Relaxed));
         gauge(
             &mut out,
             "talkbook_updates_accepted_total",

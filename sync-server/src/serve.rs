@@ -20,6 +20,14 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
 async fn serve_async(config: ServeConfig) -> anyhow::Result<()> {
     let store = open_store(&config.db).await?;
     bootstrap_admin(&store, config.bind).await?;
+    // Kernels do not outlive the server that started them (they die with it), so runs it
+    // left queued or running never finish: say so in their records.
+    let stale = store
+        .abort_unfinished_executions("the server stopped before the run finished", chrono::Utc::now())
+        .await?;
+    if stale > 0 {
+        tracing::info!(runs = stale, "runs left unfinished by the last server marked aborted");
+    }
     let listener =
         TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;

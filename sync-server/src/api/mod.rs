@@ -13,6 +13,8 @@
 //! - [`notebooks`] — notebooks: create, list, read, rename, change mode, delete
 //! - [`blocks`] — manual notebook blocks
 //! - [`import_export`] — `.ipynb` in and out
+//! - [`runs`] — running cells, cancelling queued runs, the record of runs
+//! - [`kernels`] — kernelspecs; listing, interrupting, restarting, shutting down kernels
 //! - [`openapi`] — the OpenAPI document of all of the above, at `/api/openapi.json`
 //!
 //! Every route of the application is registered through [`Routes`], which records each
@@ -23,10 +25,12 @@ mod auth;
 mod blocks;
 mod extract;
 mod import_export;
+mod kernels;
 mod members;
 mod notebooks;
 pub mod openapi;
 mod projects;
+mod runs;
 mod users;
 pub mod views;
 
@@ -57,6 +61,8 @@ pub fn routes() -> Routes {
         .merge(notebooks::routes)
         .merge(blocks::routes)
         .merge(import_export::routes)
+        .merge(runs::routes)
+        .merge(kernels::routes)
         .merge(openapi::routes)
 }
 

@@ -151,9 +151,14 @@ async fn rename(
 #[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct ModeBody {
     mode: NotebookMode,
+    /// Thread mode: whether editors other than a cell's author may run it (in the
+    /// author's kernel). Unchanged when left out.
+    #[serde(default)]
+    others_may_run: Option<bool>,
 }
 
-/// Change a notebook's mode: `thread` or `pair`.
+/// Change a notebook's mode (`thread` or `pair`), and whether editors may run each
+/// other's cells in thread mode (`others_may_run`).
 ///
 /// Allowed to the project's owner and to the notebook's creator while they may edit the
 /// project. Open connections switch to the new mode's rules at once.
@@ -184,7 +189,11 @@ async fn set_mode(
         ));
     }
     let changed = state.store.set_notebook_mode(notebook.id, body.mode, caller.user.id).await;
-    let changed = blocked(&state, changed).await?;
+    let mut changed = blocked(&state, changed).await?;
+    if let Some(allowed) = body.others_may_run {
+        let result = state.store.set_others_may_run(notebook.id, allowed, caller.user.id).await;
+        changed = blocked(&state, result).await?;
+    }
     let view = NotebookView::load(&state, changed, access).await?;
     tell_room(&state, &view).await;
     tracing::info!(notebook = %view.id, mode = view.mode.as_str(), user = %caller.user.name, "mode changed");
@@ -236,5 +245,6 @@ pub(super) async fn tell_room(state: &AppState, view: &NotebookView) {
         .block
         .as_ref()
         .map(|b| (NotebookBlock { holder: b.holder.id, since: b.since }, b.holder.name.clone()));
-    state.rooms.set_policy(view.id, NotebookPolicy { mode: view.mode, block }).await;
+    let policy = NotebookPolicy { mode: view.mode, others_may_run: view.others_may_run, block };
+    state.rooms.set_policy(view.id, policy).await;
 }

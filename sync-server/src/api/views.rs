@@ -131,6 +131,9 @@ pub struct NotebookView {
     pub created_at: Timestamp,
     /// The manual block, `null` when there is none.
     pub block: Option<BlockView>,
+    /// Thread mode: whether editors other than a cell's author may run it (in the
+    /// author's kernel). Pair mode: every editor runs every cell in the shared kernel.
+    pub others_may_run: bool,
     /// What the caller may do: `view`, `edit` or `own` (the project's owner).
     pub access: Access,
 }
@@ -145,6 +148,7 @@ impl NotebookView {
             kernelspec: row.kernelspec,
             created_by: row.created_by,
             created_at: row.created_at,
+            others_may_run: row.others_may_run,
             block,
             access,
         }

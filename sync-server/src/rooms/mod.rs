@@ -20,7 +20,16 @@ use tokio_util::task::TaskTracker;
 
 pub use committer::{CommitError, Committer};
 pub use peer::{Closer, Outbox, Peer, close};
-pub use room::{Authorizer, JoinError, Loaded, NotebookPolicy, RoomConfig, RoomMsg, load};
+pub use room::{Authorizer, JoinError, Loaded, NotebookPolicy, RoomConfig, RoomMsg, ServerEditFn, load};
+
+/// Why a server edit did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    #[error("the notebook could not be opened (deleted, or the database is unavailable)")]
+    Unavailable,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
 
 use crate::store::{DynStore, NotebookId, StoreResult};
 
@@ -145,6 +154,41 @@ impl Rooms {
         if let Some(handle) = self.map.get(&id).map(|h| h.clone()) {
             handle.send(RoomMsg::Reauthorize(decide)).await;
         }
+    }
+
+    /// Runs `f` on the notebook's document as an edit of the server's own (kernel outputs,
+    /// execution states), loading the room if it is not open, and returns what `f`
+    /// returned. The edit is committed before anyone sees it, like every update. `f` may
+    /// run again if the room it was sent to closed before running it, so it must not
+    /// depend on having run before.
+    pub async fn edit<T, F>(&self, id: NotebookId, what: &'static str, f: F) -> Result<T, EditError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut doc_model::Editor<'_, '_>) -> T + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        for _ in 0..JOIN_ATTEMPTS {
+            if self.shutdown.is_cancelled() {
+                return Err(EditError::ShuttingDown);
+            }
+            let handle = self.room(id);
+            let (reply, answer) = oneshot::channel();
+            let run = f.clone();
+            let edit = ServerEditFn(Box::new(move |editor| {
+                let _ = reply.send(run(editor));
+                Ok(())
+            }));
+            if !handle.send(RoomMsg::Edit { what, edit }).await {
+                self.forget(id, handle.generation);
+                continue;
+            }
+            // A room that closed (evicted, or the notebook cannot be loaded) drops the
+            // message unrun: try the next room.
+            if let Ok(value) = answer.await {
+                return Ok(value);
+            }
+        }
+        Err(EditError::Unavailable)
     }
 
     /// Number of rooms in memory.

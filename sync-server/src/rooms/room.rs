@@ -60,12 +60,32 @@ pub enum RoomMsg {
     SetPolicy(NotebookPolicy),
     /// Members, roles or visibility changed: re-decide every connection's access.
     Reauthorize(Authorizer),
+    /// An edit the server makes on its own behalf (kernel outputs, execution states),
+    /// committed and broadcast like any update.
+    Edit {
+        what: &'static str,
+        edit: ServerEditFn,
+    },
+}
+
+/// A server edit as a room runs it.
+pub struct ServerEditFn(
+    pub Box<dyn FnOnce(&mut doc_model::Editor<'_, '_>) -> Result<(), doc_model::DocError> + Send>,
+);
+
+impl std::fmt::Debug for ServerEditFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerEditFn")
+    }
 }
 
 /// What the room checks updates against, besides each connection's access.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotebookPolicy {
     pub mode: NotebookMode,
+    /// Thread mode: editors may run each other's cells (shown to clients; checked by the
+    /// kernel side, not by the room).
+    pub others_may_run: bool,
     /// The manual block, with the holder's display name for everyone to see.
     pub block: Option<(NotebookBlock, String)>,
 }
@@ -318,6 +338,7 @@ impl Room {
                     self.write_policy();
                 }
                 RoomMsg::Reauthorize(decide) => self.reauthorize(&decide),
+                RoomMsg::Edit { what, edit } => self.server_edit(what, edit.0),
                 RoomMsg::Deleted => {
                     for conn in self.conns.values() {
                         conn.outbox.closer.close(close::NOTEBOOK_DELETED, "notebook deleted");

@@ -122,6 +122,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Lifts the block if `holder` holds it, and returns the row as it is afterwards (still
     /// blocked if someone else holds it, e.g. after a concurrent unblock and block).
     async fn unblock_notebook(&self, id: NotebookId, holder: UserId) -> StoreResult<NotebookRow>;
+    /// Sets whether editors other than a cell's author may run it in thread mode, on behalf
+    /// of `actor`; `Blocked` as for renaming, `NotFound` for an unknown notebook.
+    async fn set_others_may_run(
+        &self,
+        id: NotebookId,
+        allowed: bool,
+        actor: UserId,
+    ) -> StoreResult<NotebookRow>;
 
     // --- the update log and checkpoints ---
     /// Appends updates (possibly of several notebooks) in one transaction and returns the
@@ -146,6 +154,39 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn write_checkpoint(&self, notebook: NotebookId, seq: Seq, state: &[u8]) -> StoreResult<()>;
     /// The highest sequence number in the notebook's log (0 when empty).
     async fn last_seq(&self, notebook: NotebookId) -> StoreResult<Seq>;
+
+    // --- executions ---
+    /// Records a run as it is queued (status `queued`); `NotFound` for an unknown notebook
+    /// or user.
+    async fn create_execution(&self, new: &NewExecution) -> StoreResult<ExecutionRecord>;
+    /// Queued → running at `at`; `NotFound` for an unknown id. A record that is already
+    /// running or finished is left unchanged.
+    async fn execution_started(&self, id: ExecutionId, at: Timestamp) -> StoreResult<()>;
+    /// Ends the record with its final status (`ok`, `error` or `aborted`), execution count
+    /// and error text at `at`. A record already finished is left unchanged (the first end
+    /// wins, e.g. a cancel racing the kernel's reply); `NotFound` for an unknown id. A status
+    /// that is not final is a caller's bug and fails as a database error.
+    async fn execution_finished(
+        &self,
+        id: ExecutionId,
+        status: ExecutionStatus,
+        execution_count: Option<i64>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    async fn execution(&self, id: ExecutionId) -> StoreResult<Option<ExecutionRecord>>;
+    /// A notebook's executions matching `filter`, newest first (empty for an unknown
+    /// notebook).
+    async fn executions(
+        &self,
+        notebook: NotebookId,
+        filter: &ExecutionFilter,
+    ) -> StoreResult<Vec<ExecutionRecord>>;
+    /// Ends every record still queued or running as `aborted` with `reason` at `at`, and
+    /// returns how many: a server that stopped or crashed left them, and their kernels are
+    /// gone. Called at start-up, so only where one server owns every kernel (a single
+    /// node): on several nodes it would abort the other nodes' live runs.
+    async fn abort_unfinished_executions(&self, reason: &str, at: Timestamp) -> StoreResult<u64>;
 }
 
 /// A shared handle to whichever backend is configured.

@@ -5,6 +5,7 @@
 //! row inside the appending transaction, migrations take sqlx's advisory lock.
 
 mod accounts;
+mod executions;
 mod log;
 mod projects;
 
@@ -15,9 +16,10 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    ClientBinding, LoggedUpdate, Member, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId,
-    NotebookMode, NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult,
-    StoredDocument, Timestamp, Token, User, UserId,
+    ClientBinding, ExecutionFilter, ExecutionId, ExecutionRecord, ExecutionStatus, LoggedUpdate, Member,
+    NewExecution, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookMode,
+    NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult, StoredDocument, Timestamp,
+    Token, User, UserId,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -188,6 +190,15 @@ impl Store for PostgresStore {
         projects::unblock_notebook(&self.pool, id, holder).await
     }
 
+    async fn set_others_may_run(
+        &self,
+        id: NotebookId,
+        allowed: bool,
+        actor: UserId,
+    ) -> StoreResult<NotebookRow> {
+        projects::set_others_may_run(&self.pool, id, allowed, actor).await
+    }
+
     async fn append_updates(&self, updates: &[NewUpdate]) -> StoreResult<Vec<Seq>> {
         if updates.is_empty() {
             return Ok(Vec::new());
@@ -218,5 +229,40 @@ impl Store for PostgresStore {
 
     async fn last_seq(&self, notebook: NotebookId) -> StoreResult<Seq> {
         log::last_seq(&self.pool, notebook).await
+    }
+
+    async fn create_execution(&self, new: &NewExecution) -> StoreResult<ExecutionRecord> {
+        executions::create_execution(&self.pool, new).await
+    }
+
+    async fn execution_started(&self, id: ExecutionId, at: Timestamp) -> StoreResult<()> {
+        executions::execution_started(&self.pool, id, at).await
+    }
+
+    async fn execution_finished(
+        &self,
+        id: ExecutionId,
+        status: ExecutionStatus,
+        execution_count: Option<i64>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        executions::execution_finished(&self.pool, id, status, execution_count, error, at).await
+    }
+
+    async fn execution(&self, id: ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
+        executions::execution(&self.pool, id).await
+    }
+
+    async fn executions(
+        &self,
+        notebook: NotebookId,
+        filter: &ExecutionFilter,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        executions::executions(&self.pool, notebook, filter).await
+    }
+
+    async fn abort_unfinished_executions(&self, reason: &str, at: Timestamp) -> StoreResult<u64> {
+        executions::abort_unfinished_executions(&self.pool, reason, at).await
     }
 }

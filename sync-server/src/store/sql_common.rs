@@ -1,12 +1,12 @@
 //! What the two SQL backends share: turning constraint violations into [`StoreError`]s
-//! people can read, decoding the text columns of closed sets, and planning how an append
-//! reserves sequence numbers.
+//! people can read, decoding the text columns of closed sets, checking final execution
+//! statuses, and planning how an append reserves sequence numbers.
 
 use std::collections::{BTreeMap, HashSet};
 
 use sqlx::error::ErrorKind;
 
-use super::{NewUpdate, NotebookId, Seq, StoreError, UserId};
+use super::{ExecutionStatus, NewUpdate, NotebookId, Seq, StoreError, UserId};
 
 /// Maps a failed statement to the error callers act on: a unique violation becomes
 /// `Conflict(conflict())`, a foreign-key violation `NotFound(missing())`, anything else
@@ -46,6 +46,17 @@ pub(super) fn parse_column<T>(
         index: column.to_owned(),
         source: Box::new(UnexpectedValue { value: value.to_owned() }),
     })
+}
+
+/// The text of a final execution status, for `execution_finished`. A status that is not
+/// final is a caller's bug, refused here with a clear message before the schema's CHECK
+/// would refuse it with a vaguer one.
+pub(super) fn final_status(status: ExecutionStatus) -> Result<&'static str, sqlx::Error> {
+    if status.is_finished() {
+        Ok(status.as_str())
+    } else {
+        Err(sqlx::Error::InvalidArgument(format!("`{}` is not a final execution status", status.as_str())))
+    }
 }
 
 /// How many sequence numbers each notebook of one append needs.
@@ -164,6 +175,16 @@ mod tests {
             assert_eq!(client_id_from_sql(client_id_to_sql(id)), id);
         }
         assert_eq!(client_id_to_sql(u64::MAX), -1);
+    }
+
+    #[test]
+    fn only_final_statuses_end_an_execution() {
+        assert_eq!(final_status(ExecutionStatus::Ok).ok(), Some("ok"));
+        assert_eq!(final_status(ExecutionStatus::Error).ok(), Some("error"));
+        assert_eq!(final_status(ExecutionStatus::Aborted).ok(), Some("aborted"));
+        for status in [ExecutionStatus::Queued, ExecutionStatus::Running] {
+            assert!(matches!(final_status(status), Err(sqlx::Error::InvalidArgument(_))), "{status:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! while the writer commits.
 
 mod accounts;
+mod executions;
 mod log;
 mod projects;
 
@@ -21,9 +22,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    ClientBinding, LoggedUpdate, Member, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId,
-    NotebookMode, NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult,
-    StoredDocument, Timestamp, Token, User, UserId,
+    ClientBinding, ExecutionFilter, ExecutionId, ExecutionRecord, ExecutionStatus, LoggedUpdate, Member,
+    NewExecution, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookMode,
+    NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult, StoredDocument, Timestamp,
+    Token, User, UserId,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -253,6 +255,15 @@ impl Store for SqliteStore {
         projects::unblock_notebook(self.write().await?, id, holder).await
     }
 
+    async fn set_others_may_run(
+        &self,
+        id: NotebookId,
+        allowed: bool,
+        actor: UserId,
+    ) -> StoreResult<NotebookRow> {
+        projects::set_others_may_run(self.write().await?, id, allowed, actor).await
+    }
+
     async fn append_updates(&self, updates: &[NewUpdate]) -> StoreResult<Vec<Seq>> {
         if updates.is_empty() {
             return Ok(Vec::new());
@@ -283,6 +294,41 @@ impl Store for SqliteStore {
 
     async fn last_seq(&self, notebook: NotebookId) -> StoreResult<Seq> {
         log::last_seq(&self.reader, notebook).await
+    }
+
+    async fn create_execution(&self, new: &NewExecution) -> StoreResult<ExecutionRecord> {
+        executions::create_execution(&self.writer, new).await
+    }
+
+    async fn execution_started(&self, id: ExecutionId, at: Timestamp) -> StoreResult<()> {
+        executions::execution_started(self.write().await?, id, at).await
+    }
+
+    async fn execution_finished(
+        &self,
+        id: ExecutionId,
+        status: ExecutionStatus,
+        execution_count: Option<i64>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        executions::execution_finished(self.write().await?, id, status, execution_count, error, at).await
+    }
+
+    async fn execution(&self, id: ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
+        executions::execution(&self.reader, id).await
+    }
+
+    async fn executions(
+        &self,
+        notebook: NotebookId,
+        filter: &ExecutionFilter,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        executions::executions(&self.reader, notebook, filter).await
+    }
+
+    async fn abort_unfinished_executions(&self, reason: &str, at: Timestamp) -> StoreResult<u64> {
+        executions::abort_unfinished_executions(&self.writer, reason, at).await
     }
 }
 

@@ -53,6 +53,29 @@ impl std::fmt::Display for ProjectId {
     }
 }
 
+/// Id of one execution record.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(transparent)]
+pub struct ExecutionId(pub i64);
+
+impl std::fmt::Display for ExecutionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// An account. `UserId` comes from doc-model, so its schema is given here as `i64`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct User {
@@ -264,6 +287,9 @@ pub struct NotebookRow {
     pub created_at: Timestamp,
     /// The manual block, if someone holds one.
     pub block: Option<NotebookBlock>,
+    /// In thread mode, whether editors other than a cell's author may run it (the run
+    /// still happens in the author's kernel, SPEC §8). Off for a new notebook.
+    pub others_may_run: bool,
 }
 
 /// A manual block on a notebook (SPEC §2): only the holder may change it until unblocked.
@@ -288,6 +314,114 @@ pub struct NewNotebook {
     pub mode: NotebookMode,
     pub kernelspec: String,
     pub created_by: UserId,
+}
+
+/// Where a run is: queued → running → ok | error | aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// Waiting for the kernel, behind earlier runs.
+    Queued,
+    /// Sent to the kernel, which has not answered yet.
+    Running,
+    /// The kernel finished it without an error.
+    Ok,
+    /// The kernel reported an error (`ename: evalue` in the record's `error`).
+    Error,
+    /// It never finished: cancelled, the kernel died or was restarted, or the server
+    /// stopped (the record's `error` says which).
+    Aborted,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Queued => "queued",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Ok => "ok",
+            ExecutionStatus::Error => "error",
+            ExecutionStatus::Aborted => "aborted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(ExecutionStatus::Queued),
+            "running" => Some(ExecutionStatus::Running),
+            "ok" => Some(ExecutionStatus::Ok),
+            "error" => Some(ExecutionStatus::Error),
+            "aborted" => Some(ExecutionStatus::Aborted),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a final status: a finished record does not change any more.
+    pub fn is_finished(self) -> bool {
+        matches!(self, ExecutionStatus::Ok | ExecutionStatus::Error | ExecutionStatus::Aborted)
+    }
+}
+
+/// A run to record when it is queued.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    pub notebook_id: NotebookId,
+    /// The cell's id in the document.
+    pub cell_id: String,
+    /// Who asked for the run (in thread mode not necessarily the cell's author).
+    pub user_id: UserId,
+    /// Opaque id of the kernel process session that runs it.
+    pub kernel_id: String,
+    /// The kernel's kernelspec (e.g. `python3`).
+    pub kernelspec: String,
+    /// The source sent to the kernel, which the cell may no longer have.
+    pub source: String,
+    pub queued_at: Timestamp,
+}
+
+/// One stored run of one cell (SPEC §2). Times round-trip to the millisecond (SQLite keeps
+/// no more).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ExecutionRecord {
+    pub id: ExecutionId,
+    pub notebook_id: NotebookId,
+    /// The cell's id in the document.
+    pub cell_id: String,
+    /// Who asked for the run.
+    #[schema(value_type = i64)]
+    pub user_id: UserId,
+    /// Opaque id of the kernel process session that ran it.
+    pub kernel_id: String,
+    pub kernelspec: String,
+    /// The source as it was sent to the kernel.
+    pub source: String,
+    pub status: ExecutionStatus,
+    /// The kernel's execution count; `None` until the kernel answers, and for runs it
+    /// never answered.
+    pub execution_count: Option<i64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub queued_at: Timestamp,
+    /// When the kernel started it; `None` while queued and for runs aborted in the queue.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<Timestamp>,
+    /// When it reached its final status; `None` while queued or running.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
+    /// For status `error` or `aborted`: a short sentence for people (`ename: evalue`, or
+    /// why the run was aborted).
+    pub error: Option<String>,
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionFilter {
+    /// Only runs this user asked for.
+    pub user: Option<UserId>,
+    /// Only runs of this cell.
+    pub cell: Option<String>,
+    /// At most this many (the caller clamps it, e.g. 1..=1000); zero or less lists none.
+    pub limit: i64,
+    /// Only ids below this one (paging backwards).
+    pub before: Option<ExecutionId>,
 }
 
 /// One update to append to a notebook's log.
@@ -333,5 +467,29 @@ impl StoredDocument {
     /// The sequence number of the newest state this load contains.
     pub fn last_seq(&self) -> Seq {
         self.tail.last().map(|u| u.seq).or(self.checkpoint.as_ref().map(|c| c.seq)).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_statuses_round_trip_through_their_column_and_json() {
+        let all = [
+            ExecutionStatus::Queued,
+            ExecutionStatus::Running,
+            ExecutionStatus::Ok,
+            ExecutionStatus::Error,
+            ExecutionStatus::Aborted,
+        ];
+        for status in all {
+            assert_eq!(ExecutionStatus::parse(status.as_str()), Some(status));
+            let json = serde_json::to_value(status).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(status.as_str()));
+        }
+        let finished: Vec<_> = all.into_iter().filter(|s| s.is_finished()).collect();
+        assert_eq!(finished, [ExecutionStatus::Ok, ExecutionStatus::Error, ExecutionStatus::Aborted]);
+        assert_eq!(ExecutionStatus::parse("done"), None);
     }
 }

@@ -74,7 +74,7 @@ pub(super) async fn load_rules(
         let name = names.get(&b.holder).cloned().unwrap_or_else(|| format!("user {}", b.holder.0));
         (b, name)
     });
-    Ok((NotebookPolicy { mode: row.mode, block }, bindings, names))
+    Ok((NotebookPolicy { mode: row.mode, others_may_run: row.others_may_run, block }, bindings, names))
 }
 
 impl Room {
@@ -215,7 +215,7 @@ impl Room {
     }
 
     /// Makes an edit of the server's own, records it and queues it for commit.
-    fn server_edit(
+    pub(super) fn server_edit(
         &mut self,
         what: &str,
         f: impl FnOnce(&mut doc_model::Editor<'_, '_>) -> Result<(), doc_model::DocError>,
@@ -254,12 +254,18 @@ impl Room {
             }),
             None => serde_json::Value::Null,
         };
-        let current = (self.doc.server_state("mode"), self.doc.server_state("block"));
-        if current == (Some(mode.clone()), Some(block.clone())) {
+        let others_may_run = serde_json::json!(self.policy.others_may_run);
+        let current = (
+            self.doc.server_state("mode"),
+            self.doc.server_state("block"),
+            self.doc.server_state("others_may_run"),
+        );
+        if current == (Some(mode.clone()), Some(block.clone()), Some(others_may_run.clone())) {
             return;
         }
         self.server_edit("write the notebook's mode and block", |ed| {
             ed.set_server_state("mode", Some(&mode));
+            ed.set_server_state("others_may_run", Some(&others_may_run));
             ed.set_server_state("block", Some(&block));
             Ok(())
         });

@@ -13,7 +13,8 @@ use crate::store::{
 /// The columns [`notebook_from_row`] reads, for `SELECT` and `RETURNING`.
 macro_rules! notebook_columns {
     () => {
-        "id, project_id, name, mode, kernelspec, created_by, created_at, blocked_by, blocked_at"
+        "id, project_id, name, mode, kernelspec, created_by, created_at, blocked_by, blocked_at,
+         others_may_run"
     };
 }
 
@@ -317,6 +318,32 @@ pub(super) async fn set_notebook_mode(
     Err(StoreError::Unavailable(format!("notebook {id} kept changing its block; try again")))
 }
 
+/// Guarded like [`set_notebook_mode`]: the flag and the block check are one statement.
+pub(super) async fn set_others_may_run(
+    pool: &PgPool,
+    id: NotebookId,
+    allowed: bool,
+    actor: UserId,
+) -> StoreResult<NotebookRow> {
+    for _ in 0..GUARD_ATTEMPTS {
+        let row = sqlx::query(concat!(
+            "UPDATE notebooks SET others_may_run = $1 WHERE id = $2 AND (blocked_by IS NULL OR blocked_by = $3)
+             RETURNING ",
+            notebook_columns!()
+        ))
+        .bind(allowed)
+        .bind(id.0)
+        .bind(actor.0)
+        .fetch_optional(pool)
+        .await?;
+        match row {
+            Some(row) => return Ok(notebook_from_row(&row)?),
+            None => refusal(pool, id, actor).await?,
+        }
+    }
+    Err(StoreError::Unavailable(format!("notebook {id} kept changing its block; try again")))
+}
+
 /// The log, checkpoints and client bindings go with it (`ON DELETE CASCADE`).
 pub(super) async fn delete_notebook(pool: &PgPool, id: NotebookId, actor: UserId) -> StoreResult<()> {
     for _ in 0..GUARD_ATTEMPTS {
@@ -427,5 +454,6 @@ fn notebook_from_row(row: &PgRow) -> Result<NotebookRow, sqlx::Error> {
         block: blocked_by
             .zip(blocked_at)
             .map(|(holder, since)| NotebookBlock { holder: UserId(holder), since }),
+        others_may_run: row.try_get("others_may_run")?,
     })
 }

@@ -19,7 +19,8 @@ use crate::store::{
 /// The columns [`notebook_from_row`] reads, for `SELECT` and `RETURNING`.
 macro_rules! notebook_columns {
     () => {
-        "id, project_id, name, mode, kernelspec, created_by, created_at, blocked_by, blocked_at"
+        "id, project_id, name, mode, kernelspec, created_by, created_at, blocked_by, blocked_at,
+         others_may_run"
     };
 }
 
@@ -312,6 +313,26 @@ pub(super) async fn set_notebook_mode(
     Ok(changed)
 }
 
+pub(super) async fn set_others_may_run(
+    mut tx: Transaction<'static, Sqlite>,
+    id: NotebookId,
+    allowed: bool,
+    actor: UserId,
+) -> StoreResult<NotebookRow> {
+    writable(&mut tx, id, actor).await?;
+    let row = sqlx::query(concat!(
+        "UPDATE notebooks SET others_may_run = ? WHERE id = ? RETURNING ",
+        notebook_columns!()
+    ))
+    .bind(allowed)
+    .bind(id.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    let changed = notebook_from_row(&row)?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
 /// The log, checkpoints and client bindings go with it (`ON DELETE CASCADE`).
 pub(super) async fn delete_notebook(
     mut tx: Transaction<'static, Sqlite>,
@@ -416,5 +437,6 @@ fn notebook_from_row(row: &SqliteRow) -> Result<NotebookRow, sqlx::Error> {
         block: blocked_by
             .zip(blocked_at)
             .map(|(holder, since)| NotebookBlock { holder: UserId(holder), since }),
+        others_may_run: row.try_get("others_may_run")?,
     })
 }
