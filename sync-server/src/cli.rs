@@ -98,6 +98,8 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TALKBOOK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // The ZeroMQ library reports every kernel socket it loses (a kernel shut down or
+        // restarted) as a reconnect warning; the bridge reports what matters itself.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=error"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

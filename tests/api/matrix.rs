@@ -9,7 +9,7 @@
 //! (`sync_server::app::route_table`), and every status it observes must be documented for
 //! that route in `/api/openapi.json`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
@@ -131,6 +131,10 @@ struct Matrix<'a> {
     viewer: TestUser,
     other: TestUser,
     next: Cell<u32>,
+    /// Per scene (project id): a kernel of the editor's, started when first needed.
+    kernels: RefCell<BTreeMap<i64, String>>,
+    /// Per scene: a pair-mode notebook the editor imported, with code cell `k1`.
+    pair_notebooks: RefCell<BTreeMap<i64, i64>>,
 }
 
 impl Matrix<'_> {
@@ -211,6 +215,52 @@ impl Matrix<'_> {
         rows.into_iter().map(|n| n.name).collect()
     }
 
+    /// Imports a notebook with one code cell `k1` as the editor (its author).
+    fn editor_notebook(&self, scene: &Scene, mode: NotebookMode) -> i64 {
+        let name = self.unique("code-");
+        let path = format!("/api/projects/{}/notebooks/import?name={name}", scene.project);
+        let reply = self.api().post_bytes(&path, Auth::Bearer(&self.editor.token), &code_ipynb());
+        reply.expect(201);
+        let id = reply.json()["notebook"]["id"].as_i64().expect("notebook id");
+        self.block_on(self.store.set_notebook_mode(NotebookId(id), mode, self.editor.user.id)).expect("mode");
+        id
+    }
+
+    /// The scene's pair-mode notebook (cell `k1`, by the editor).
+    fn pair_notebook(&self, scene: &Scene) -> i64 {
+        if let Some(id) = self.pair_notebooks.borrow().get(&scene.project) {
+            return *id;
+        }
+        let id = self.editor_notebook(scene, NotebookMode::Pair);
+        self.pair_notebooks.borrow_mut().insert(scene.project, id);
+        id
+    }
+
+    /// A running kernel of the editor's in the scene's project (thread mode), started by
+    /// running cell `k1` if the last one is gone.
+    fn editor_kernel(&self, scene: &Scene) -> String {
+        if let Some(id) = self.kernels.borrow().get(&scene.project)
+            && self.kernel_ids(&self.editor).contains(id)
+        {
+            return id.clone();
+        }
+        let notebook = self.editor_notebook(scene, NotebookMode::Thread);
+        let path = format!("/api/notebooks/{notebook}/cells/k1/run");
+        let reply = self.api().post_empty(&path, Auth::Bearer(&self.editor.token));
+        reply.expect(202);
+        let id = reply.json()["kernel_id"].as_str().expect("kernel id").to_owned();
+        self.kernels.borrow_mut().insert(scene.project, id.clone());
+        id
+    }
+
+    /// Ids of the user's running kernels.
+    fn kernel_ids(&self, user: &TestUser) -> Vec<String> {
+        let reply = self.api().get("/api/kernels", Auth::Bearer(&user.token));
+        reply.expect(200);
+        let listed = reply.json()["kernels"].as_array().expect("kernels").clone();
+        listed.iter().map(|k| k["id"].as_str().expect("id").to_owned()).collect()
+    }
+
     /// The access a caller should see in a project's or notebook's JSON.
     fn access_of(who: Who) -> Value {
         json!(match who {
@@ -250,6 +300,16 @@ fn small_ipynb() -> Vec<u8> {
     serde_json::to_vec(&json!({
         "nbformat": 4, "nbformat_minor": 5, "metadata": {},
         "cells": [{"id": "a1", "cell_type": "markdown", "metadata": {}, "source": "hello"}]
+    }))
+    .expect("json")
+}
+
+/// A notebook file with one code cell `k1`.
+fn code_ipynb() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"id": "k1", "cell_type": "code", "metadata": {}, "source": "1 + 1",
+                   "outputs": [], "execution_count": null}]
     }))
     .expect("json")
 }
@@ -601,6 +661,142 @@ fn cases() -> Vec<Case> {
                 reply.status
             },
         },
+        // --- runs and kernels ---
+        Case {
+            // Pair mode, so every editor may run the editor's cell.
+            route: "POST /api/notebooks/{id}/cells/{cell_id}/run",
+            rule: Rule::Edit(202),
+            run: |m, scene, who| {
+                let notebook = m.pair_notebook(scene);
+                let records = || {
+                    let filter = sync_server::store::ExecutionFilter {
+                        user: None,
+                        cell: None,
+                        limit: 1000,
+                        before: None,
+                    };
+                    m.block_on(m.store.executions(NotebookId(notebook), &filter)).expect("executions").len()
+                };
+                let before = records();
+                let path = format!("/api/notebooks/{notebook}/cells/k1/run");
+                let status = m.api().post_empty(&path, m.auth(who)).status;
+                assert_eq!(records(), before + usize::from(ok(status)), "a run is recorded only if allowed");
+                status
+            },
+        },
+        Case {
+            // Nothing is queued, so an allowed cancel finds nothing to take back.
+            route: "POST /api/notebooks/{id}/cells/{cell_id}/cancel",
+            rule: Rule::Edit(409),
+            run: |m, scene, who| {
+                let path = format!("/api/notebooks/{}/cells/k1/cancel", scene.notebook);
+                let reply = m.api().post_empty(&path, m.auth(who));
+                if reply.status == 409 {
+                    assert_eq!(reply.json()["error"]["code"], json!("nothing_queued"));
+                }
+                reply.status
+            },
+        },
+        Case {
+            route: "GET /api/notebooks/{id}/executions",
+            rule: Rule::View(200),
+            run: |m, scene, who| {
+                let reply =
+                    m.api().get(&format!("/api/notebooks/{}/executions", scene.notebook), m.auth(who));
+                if ok(reply.status) {
+                    assert!(reply.json()["executions"].is_array());
+                }
+                reply.status
+            },
+        },
+        Case {
+            route: "GET /api/kernelspecs",
+            rule: Rule::SignedIn(200),
+            run: |m, _, who| {
+                let reply = m.api().get("/api/kernelspecs", m.auth(who));
+                if ok(reply.status) {
+                    let names: Vec<Value> = reply.json()["kernelspecs"]
+                        .as_array()
+                        .expect("list")
+                        .iter()
+                        .map(|k| k["name"].clone())
+                        .collect();
+                    assert!(names.contains(&json!("python3")), "{names:?}");
+                }
+                reply.status
+            },
+        },
+        Case {
+            route: "GET /api/kernels",
+            rule: Rule::SignedIn(200),
+            run: |m, _, who| {
+                let reply = m.api().get("/api/kernels", m.auth(who));
+                if ok(reply.status) {
+                    let me = m.user(who).expect("signed in").user.id.0;
+                    for kernel in reply.json()["kernels"].as_array().expect("list") {
+                        assert!(
+                            kernel["owner"] == json!(me) || kernel["charged_to"] == json!(me),
+                            "{kernel}"
+                        );
+                    }
+                }
+                reply.status
+            },
+        },
+        Case {
+            route: "GET /api/projects/{id}/kernels",
+            rule: Rule::View(200),
+            run: |m, scene, who| {
+                let kernel = m.editor_kernel(scene);
+                let reply = m.api().get(&format!("/api/projects/{}/kernels", scene.project), m.auth(who));
+                if ok(reply.status) {
+                    let listed = reply.json()["kernels"]
+                        .as_array()
+                        .expect("list")
+                        .iter()
+                        .any(|k| k["id"] == json!(kernel));
+                    // The editor's own kernel: seen by the editor and the project's owner.
+                    assert_eq!(listed, matches!(who, Who::Editor | Who::Owner), "{who:?}");
+                }
+                reply.status
+            },
+        },
+        Case {
+            // The editor's kernel: the editor and the project's owner control it.
+            route: "POST /api/kernels/{kernel_id}/interrupt",
+            rule: Rule::Edit(200),
+            run: |m, scene, who| {
+                let kernel = m.editor_kernel(scene);
+                m.api().post_empty(&format!("/api/kernels/{kernel}/interrupt"), m.auth(who)).status
+            },
+        },
+        Case {
+            route: "POST /api/kernels/{kernel_id}/restart",
+            rule: Rule::Edit(200),
+            run: |m, scene, who| {
+                let kernel = m.editor_kernel(scene);
+                let pid = |m: &Matrix<'_>| {
+                    let reply = m.api().get("/api/kernels", Auth::Bearer(&m.editor.token));
+                    let kernels = reply.json()["kernels"].as_array().expect("list").clone();
+                    kernels.iter().find(|k| k["id"] == json!(kernel)).map(|k| k["pid"].clone())
+                };
+                let before = pid(m);
+                let status =
+                    m.api().post_empty(&format!("/api/kernels/{kernel}/restart"), m.auth(who)).status;
+                assert_eq!(pid(m) != before, ok(status), "a new process only if allowed");
+                status
+            },
+        },
+        Case {
+            route: "DELETE /api/kernels/{kernel_id}",
+            rule: Rule::Edit(204),
+            run: |m, scene, who| {
+                let kernel = m.editor_kernel(scene);
+                let status = m.api().delete(&format!("/api/kernels/{kernel}"), m.auth(who)).status;
+                assert_eq!(m.kernel_ids(&m.editor).contains(&kernel), !ok(status), "gone only if allowed");
+                status
+            },
+        },
         // --- the service ---
         Case {
             route: "GET /api/openapi.json",
@@ -636,7 +832,9 @@ fn cases() -> Vec<Case> {
 }
 
 pub fn permission_matrix(backend: Backend) {
-    let env = Env::new(backend);
+    let jupyter = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/share/jupyter");
+    // Kernels: the editor holds one per scene plus the shared ones they started first.
+    let env = Env::with_env(backend, &[("JUPYTER_PATH", jupyter), ("TALKBOOK_MAX_KERNELS_PER_USER", "20")]);
     let m = Matrix {
         store: env.store(),
         owner: env.user("olga"),
@@ -644,6 +842,8 @@ pub fn permission_matrix(backend: Backend) {
         viewer: env.user("vic"),
         other: env.user("otto"),
         next: Cell::new(0),
+        kernels: RefCell::new(BTreeMap::new()),
+        pair_notebooks: RefCell::new(BTreeMap::new()),
         env: &env,
     };
     let scenes: Vec<Scene> = VISIBILITIES

@@ -18,7 +18,7 @@ use super::extract::Id;
 use super::views::ErrorBody;
 use crate::access::{Access, notebook_access, project_access};
 use crate::app::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, MaybeUser};
 use crate::error::{ApiError, ApiResult};
 use crate::kernels::view::KernelView;
 use crate::kernels::{KernelOwner, KernelsError, ManagedKernel, RunError};
@@ -101,10 +101,11 @@ async fn mine(State(state): State<AppState>, caller: AuthUser) -> Json<KernelLis
     Json(KernelList { kernels })
 }
 
-/// A project's kernels: all of them for its owner; for other members their own and the
-/// shared ones.
+/// A project's kernels: all of them for its owner; for others who may view the project
+/// their own, plus the shared ones for editors.
 #[utoipa::path(get, path = "/api/projects/{id}/kernels", operation_id = "list_project_kernels", tag = "kernels",
     params(("id" = i64, Path, description = "Project id")),
+    security(("bearer" = []), ("cookie" = []), ("token" = []), ()),
     responses(
         (status = 200, description = "The project's running kernels the caller may see", body = KernelList),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -113,10 +114,12 @@ async fn mine(State(state): State<AppState>, caller: AuthUser) -> Json<KernelLis
     ))]
 async fn of_project(
     State(state): State<AppState>,
-    caller: AuthUser,
+    MaybeUser(caller): MaybeUser,
     Id(id): Id<ProjectId>,
 ) -> ApiResult<Json<KernelList>> {
-    let (project, access) = project_access(&state, Some(&caller.user), id).await?;
+    let caller = caller.map(|c| c.user);
+    let (project, access) = project_access(&state, caller.as_ref(), id).await?;
+    let me = caller.as_ref().map(|u| KernelOwner::User(u.id));
     let kernels = state
         .kernels
         .all()
@@ -124,7 +127,7 @@ async fn of_project(
         .filter(|k| k.project == project.id)
         .filter(|k| {
             access == Access::Own
-                || k.key.owner == KernelOwner::User(caller.user.id)
+                || Some(k.key.owner) == me
                 || (k.key.owner == KernelOwner::Shared && access.can_edit())
         })
         .map(|k| KernelView::of(k))
@@ -198,16 +201,11 @@ async fn shut_down(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The kernel, if the caller may control it: 404 when it does not exist or the caller
-/// cannot see its notebook, 403 when it is someone else's.
+/// The kernel, if the caller may control it: 404 when it does not exist, 403 when the
+/// caller has no access to its notebook or it is someone else's.
 async fn controlled(state: &AppState, caller: &User, id: &str) -> ApiResult<Arc<ManagedKernel>> {
-    let not_found = || ApiError::NotFound(format!("kernel {id}"));
-    let kernel = state.kernels.get(id).ok_or_else(not_found)?;
-    let access = match notebook_access(state, Some(caller), kernel.key.notebook).await {
-        Ok((_, access)) => access,
-        Err(ApiError::Forbidden(_) | ApiError::NotFound(_)) => return Err(not_found()),
-        Err(e) => return Err(e),
-    };
+    let kernel = state.kernels.get(id).ok_or_else(|| ApiError::NotFound(format!("kernel {id}")))?;
+    let (_, access) = notebook_access(state, Some(caller), kernel.key.notebook).await?;
     let allowed = match kernel.key.owner {
         KernelOwner::User(owner) => owner == caller.id || access == Access::Own,
         KernelOwner::Shared => access.can_edit(),
