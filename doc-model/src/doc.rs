@@ -16,7 +16,7 @@ use crate::edit::Editor;
 use crate::error::DocError;
 use crate::ids::CellId;
 use crate::json_any::from_any;
-use crate::notebook::{Cell, CellKind, JsonObject, Notebook, Output};
+use crate::notebook::{Cell, CellKind, ExecutionState, JsonObject, Notebook, Output};
 use crate::provenance::Provenance;
 use crate::schema as key;
 
@@ -130,6 +130,25 @@ impl NotebookDoc {
                 _ => None,
             })
             .filter(|id| self.roots.provenance.get(&txn, id).is_none())
+            .map(CellId::new)
+            .collect()
+    }
+
+    /// Ids of the code cells whose `execution_state` says they are queued or running.
+    pub fn cells_not_idle(&self) -> Vec<CellId> {
+        let txn = self.doc.transact();
+        self.roots
+            .cells
+            .iter(&txn)
+            .filter_map(|out| match out {
+                Out::YMap(map) => {
+                    let state = get_string(&txn, &map, key::EXECUTION_STATE)?;
+                    (state != ExecutionState::Idle.as_str())
+                        .then(|| get_string(&txn, &map, key::ID))
+                        .flatten()
+                }
+                _ => None,
+            })
             .map(CellId::new)
             .collect()
     }

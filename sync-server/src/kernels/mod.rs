@@ -181,10 +181,23 @@ impl Kernels {
             pumps: TaskTracker::new(),
             stop: CancellationToken::new(),
         });
+        let probe = Arc::downgrade(&kernels);
+        kernels.rooms.set_run_probe(Arc::new(move |notebook| {
+            probe.upgrade().map(|k| k.live_cells(notebook)).unwrap_or_default()
+        }));
         if let Some(timeout) = kernels.config.idle_timeout {
             tokio::spawn(cull_idle(Arc::downgrade(&kernels), timeout, kernels.stop.clone()));
         }
         kernels
+    }
+
+    /// Cells of a notebook with runs queued or running.
+    pub fn live_cells(&self, notebook: NotebookId) -> std::collections::HashSet<String> {
+        self.cell_runs
+            .iter()
+            .filter(|e| e.key().0 == notebook && *e.value() > 0)
+            .map(|e| e.key().1.clone())
+            .collect()
     }
 
     /// Where kernelspecs are looked up.

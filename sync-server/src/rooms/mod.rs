@@ -10,8 +10,9 @@ mod committer;
 pub mod peer;
 mod room;
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
@@ -62,9 +63,15 @@ impl RoomHandle {
 }
 
 /// The registry of live rooms.
+/// Answers which cells of a notebook have runs queued or running (the kernel side).
+pub type RunProbe = Arc<dyn Fn(NotebookId) -> HashSet<String> + Send + Sync>;
+
 #[derive(Debug)]
 pub struct Rooms {
     map: Arc<DashMap<NotebookId, RoomHandle>>,
+    /// Set once the kernel side exists; a room that loads shows cells without a live run
+    /// as idle (a crash can leave them `busy` in the stored document).
+    runs: OnceLock<ProbeHolder>,
     store: DynStore,
     committer: Committer,
     config: RoomConfig,
@@ -80,10 +87,16 @@ impl Rooms {
             committer: Committer::spawn(store.clone()),
             store,
             config,
+            runs: OnceLock::new(),
             next_generation: AtomicU64::new(1),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         }
+    }
+
+    /// Tells rooms how to find the cells with live runs (see [`RunProbe`]).
+    pub fn set_run_probe(&self, probe: RunProbe) {
+        let _ = self.runs.set(ProbeHolder(probe));
     }
 
     /// Joins the room of a notebook, creating (and loading) it if needed.
@@ -226,6 +239,7 @@ impl Rooms {
                     config: self.config.clone(),
                     accepting: accepting.clone(),
                     shutdown: self.shutdown.clone(),
+                    runs: self.runs.get().map(|p| p.0.clone()),
                 };
                 self.tracker.spawn(room::Room::run(id, inbox, ctx, on_exit));
                 RoomHandle { tx, accepting, generation }
@@ -235,5 +249,14 @@ impl Rooms {
 
     fn forget(&self, id: NotebookId, generation: u64) {
         self.map.remove_if(&id, |_, h| h.generation == generation);
+    }
+}
+
+/// A [`RunProbe`] that the registry can print.
+struct ProbeHolder(RunProbe);
+
+impl std::fmt::Debug for ProbeHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RunProbe")
     }
 }

@@ -68,10 +68,11 @@ pub enum RoomMsg {
     },
 }
 
+/// What a server edit does to the document.
+type EditBody = dyn FnOnce(&mut doc_model::Editor<'_, '_>) -> Result<(), doc_model::DocError> + Send;
+
 /// A server edit as a room runs it.
-pub struct ServerEditFn(
-    pub Box<dyn FnOnce(&mut doc_model::Editor<'_, '_>) -> Result<(), doc_model::DocError> + Send>,
-);
+pub struct ServerEditFn(pub Box<EditBody>);
 
 impl std::fmt::Debug for ServerEditFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -143,6 +144,7 @@ pub(super) struct RoomContext {
     pub config: RoomConfig,
     pub accepting: Arc<AtomicBool>,
     pub shutdown: CancellationToken,
+    pub runs: Option<super::RunProbe>,
 }
 
 /// The room task's state.
@@ -215,7 +217,7 @@ impl Room {
         ctx: RoomContext,
         on_exit: impl FnOnce(),
     ) {
-        let RoomContext { store, committer, config, accepting, shutdown } = ctx;
+        let RoomContext { store, committer, config, accepting, shutdown, runs } = ctx;
         let mut structure = Structure::new();
         let loaded = match load_rules(&store, id).await {
             Ok(rules) => {
@@ -261,6 +263,9 @@ impl Room {
         }
         // The document shows the notebook's mode and block as the database has them.
         room.write_policy();
+        if let Some(runs) = runs {
+            room.settle_stale_runs(&runs(id));
+        }
         room.flush().await;
         room.serve(&mut inbox).await;
         METRICS.rooms.fetch_sub(1, Ordering::Relaxed);

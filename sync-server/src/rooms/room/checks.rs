@@ -271,6 +271,23 @@ impl Room {
         });
     }
 
+    /// Shows as idle every cell the document says is queued or running but that has no
+    /// live run (`live`): a server that crashed, or a kernel that went away, left it so.
+    pub(super) fn settle_stale_runs(&mut self, live: &HashSet<String>) {
+        let stale: Vec<_> =
+            self.doc.cells_not_idle().into_iter().filter(|id| !live.contains(id.as_str())).collect();
+        if stale.is_empty() {
+            return;
+        }
+        tracing::info!(notebook = %self.id, cells = stale.len(), "cells left queued or busy without a run shown as idle");
+        self.server_edit("show stale runs as idle", |ed| {
+            for id in &stale {
+                ed.set_execution_state(id, doc_model::ExecutionState::Idle)?;
+            }
+            Ok(())
+        });
+    }
+
     /// Applies new access decisions to every connection: none → closed with 4403; lost edit
     /// rights → told, then read-only; the rest carry on with their new access.
     pub(super) fn reauthorize(&mut self, decide: &Authorizer) {
