@@ -68,10 +68,12 @@ fn three_js_clients_and_a_python_client_converge_on_postgres() {
 }
 
 /// The Rust example client joins, adds a cell the others receive, and the server records
-/// its user as the author.
+/// its user as the author; it runs the cell and prints the kernel's result, which the
+/// others see in their copy too.
 #[test]
-fn the_rust_example_client_adds_a_cell_others_see() {
-    let fx = Fixture::new(Backend::Sqlite);
+fn the_rust_example_client_adds_a_cell_others_see_and_runs_it() {
+    let jupyter = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/share/jupyter");
+    let fx = Fixture::with_env(Backend::Sqlite, &[("JUPYTER_PATH", jupyter)]);
     let mut watcher = fx.client(Kind::Js, "watcher", &fx.bob);
     watcher.ok(json!({"cmd": "add_cell", "cell_type": "markdown", "source": "hello", "cell_id": "hello"}));
     // `cargo test` builds the examples next to the test binaries' folder.
@@ -80,7 +82,7 @@ fn the_rust_example_client_adds_a_cell_others_see() {
         exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("examples/rust-client");
     let out = std::process::Command::new(&example)
         .args(["--url", &fx.server.ws(), "--notebook", &fx.notebook.to_string(), "--token", &fx.alice.token])
-        .args(["--source", "from_rust = 42", "--follow", "1"])
+        .args(["--source", "from_rust = 6 * 7\nfrom_rust", "--run", "--follow", "120"])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", example.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -89,12 +91,27 @@ fn the_rust_example_client_adds_a_cell_others_see() {
         stdout.contains("markdown") && stdout.contains("bob: hello"),
         "the example did not list the cells: {stdout}"
     );
+    assert!(stdout.contains("\n42\n[1] finished"), "the example did not print the run's result: {stdout}");
     watcher.ok(json!({"cmd": "wait_cells", "count": 2}));
-    let dump = watcher.dump();
+    // The example saw the result, so the server has sent it to the watcher too; wait for
+    // it to arrive there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let dump = loop {
+        let dump = watcher.dump();
+        if dump["notebook"]["cells"][1]["execution_count"] == json!(1) || std::time::Instant::now() > deadline
+        {
+            break dump;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let cell = &dump["notebook"]["cells"][1];
-    assert_eq!(cell["source"], json!("from_rust = 42"));
+    assert_eq!(cell["source"], json!("from_rust = 6 * 7\nfrom_rust"));
     let id = cell["id"].as_str().expect("id");
     assert_eq!(dump["provenance"][id]["author_name"], json!("alice"));
+    let result = json!([{"output_type": "execute_result", "execution_count": 1,
+                         "data": {"text/plain": "42"}, "metadata": {}}]);
+    assert_eq!(cell["outputs"], result, "the others see the run's result");
+    assert_eq!(cell["execution_count"], json!(1));
 }
 
 /// Runs an example that follows the notebook until killed; returns once it printed a

@@ -9,7 +9,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
     Array, ArrayRef, Doc, GetString, Map, MapRef, OffsetKind, Options, Out, ReadTxn, StateVector, Transact,
-    TransactionMut, Update,
+    Update,
 };
 
 use crate::edit::Editor;
@@ -132,6 +132,13 @@ impl NotebookDoc {
             .filter(|id| self.roots.provenance.get(&txn, id).is_none())
             .map(CellId::new)
             .collect()
+    }
+
+    /// A code cell's `execution_state` (`None`: no such code cell, or no state).
+    pub fn execution_state(&self, id: &CellId) -> Option<ExecutionState> {
+        let txn = self.doc.transact();
+        let (_, map) = find_cell(&txn, &self.roots.cells, id)?;
+        ExecutionState::parse(&get_string(&txn, &map, key::EXECUTION_STATE)?)
     }
 
     /// Ids of the code cells whose `execution_state` says they are queued or running.
@@ -336,7 +343,7 @@ pub(crate) fn read_provenance<T: ReadTxn>(txn: &T, map: &MapRef) -> HashMap<Cell
 }
 
 /// Finds a cell map and its index by id.
-pub(crate) fn find_cell(txn: &TransactionMut<'_>, cells: &ArrayRef, id: &CellId) -> Option<(u32, MapRef)> {
+pub(crate) fn find_cell<T: ReadTxn>(txn: &T, cells: &ArrayRef, id: &CellId) -> Option<(u32, MapRef)> {
     cells.iter(txn).enumerate().find_map(|(i, out)| match out {
         Out::YMap(map) if get_string(txn, &map, key::ID).as_deref() == Some(id.as_str()) => {
             Some((i as u32, map))

@@ -1,11 +1,12 @@
-//! `--talkbook-api`: creates the project and notebooks a run needs through Talkbook's HTTP
-//! API, because Talkbook rooms are notebook ids that must exist and need a token.
+//! The few calls of Talkbook's HTTP API the examples make: the load generator's
+//! `--talkbook-api` creates the project and notebooks a run needs (Talkbook rooms are
+//! notebook ids that must exist and need a token), and the Rust client runs a cell.
 //!
-//! Written against this contract, which the server does not implement yet:
-//! `POST /api/projects {"name"}` → `{"id", …}` and
-//! `POST /api/projects/{id}/notebooks {"name"}` → `{"id", …}`, with `Authorization: Bearer`.
-//! Plain HTTP/1.1 over hyper's bare client (one connection per request): a handful of
-//! requests to a local server need no pool and no TLS.
+//! `POST /api/projects {"name"}` → `{"id", …}`, `POST /api/projects/{id}/notebooks
+//! {"name"}` → `{"id", …}` and `POST /api/notebooks/{id}/cells/{cell}/run` → the run's
+//! record, with `Authorization: Bearer`. Plain HTTP/1.1 over hyper's bare client (one
+//! connection per request): a handful of requests to a local server need no pool and no
+//! TLS.
 
 use anyhow::{Context as _, anyhow, bail};
 use bytes::Bytes;
@@ -56,6 +57,13 @@ impl TalkbookApi {
             .await
             .with_context(|| format!("creating notebook {name}"))?;
         id_of(&created)
+    }
+
+    /// Queues a run of a cell; returns its execution record.
+    #[allow(dead_code)] // the Rust client's; the load generator runs nothing
+    pub async fn run_cell(&self, notebook: &str, cell: &str) -> anyhow::Result<Value> {
+        let path = format!("/api/notebooks/{notebook}/cells/{cell}/run");
+        self.post_json(&path, json!({})).await.with_context(|| format!("running cell {cell}"))
     }
 
     async fn post_json(&self, path: &str, body: Value) -> anyhow::Result<Value> {

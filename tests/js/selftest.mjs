@@ -342,6 +342,26 @@ async function referenceServerChecks () {
   })
   check('a newcomer after the restart gets the same notebook (resynced by the clients)', restored, dd)
 
+  // watch_cell: a passive client records each distinct state of one cell as the others
+  // change it (JS and Python watchers, a JS writer)
+  for (const watcher of [b, c]) await watcher.must('watch_cell', { cell_id: 'b-cell' })
+  const steps = [
+    () => a.must('set_metadata', { cell_id: 'b-cell', key: 'unwatched', value: 1 }), // no state change
+    () => a.must('add_output', { cell_id: 'b-cell', output: { output_type: 'stream', name: 'stdout', text: 'one\n' } }),
+    () => a.must('add_output', { cell_id: 'b-cell', output: { output_type: 'stream', name: 'stdout', text: 'two\n' } })
+  ]
+  for (const step of steps) await step()
+  const wantStates = [[], ['one\n'], ['one\n', 'two\n']]
+  let watched
+  const watchOk = await eventually(async () => {
+    watched = await Promise.all([b, c].map(async (x) => (await x.must('watched', { cell_id: 'b-cell' })).states))
+    return watched.every((states) => canon(states.map((st) => st.outputs.map((o) => o.text))) === canon(wantStates) &&
+      states.every((st) => st.execution_state === 'idle' && st.execution_count === null))
+  })
+  check('watch_cell records each distinct state of a cell, once (JS and Python watchers)', watchOk, watched)
+  const notWatched = await c.send('watched', { cell_id: 'shared' })
+  check('watched on a cell nobody watches -> ok:false', notWatched.ok === false, notWatched)
+
   // disconnect / reconnect control
   await b.must('disconnect')
   const bi = await b.must('info')

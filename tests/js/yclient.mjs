@@ -58,6 +58,12 @@
 //   wait_cells {count, timeout_ms?}             -> ok when the cells array has >= count entries
 //   wait_peers {count, timeout_ms?}             -> ok when >= count other awareness states
 //                                      (timeouts reply ok:false, error "timeout"; default 10000)
+//   watch_cell {cell_id}            -> from now on, records every distinct state of that cell
+//                                      after each change of the document: {execution_state,
+//                                      execution_count, outputs} (outputs as nbformat JSON;
+//                                      null while there is no such cell). The current state is
+//                                      the first one recorded. Watching again starts afresh.
+//   watched {cell_id}               -> {states: [...]}: the distinct states recorded, in order
 //   received                        -> {updates: [base64...]}: every update applied from the
 //                                      server (doc 'update' events whose origin is the provider)
 //   state                           -> {state_vector, update}: base64 of Y.encodeStateVector /
@@ -172,6 +178,7 @@ provider.messageHandlers[MESSAGE_AUTH] = (_encoder, decoder, prov) => {
 const received = []
 doc.on('update', (update, origin) => {
   if (origin === provider) received.push(Buffer.from(update).toString('base64'))
+  recordWatches()
   for (const w of [...docWaiters]) w()
 })
 /** @type {Set<() => void>} */
@@ -242,6 +249,33 @@ function dump () {
     provenance: yprovenance.toJSON(),
     talkbook: doc.getMap('talkbook').toJSON(),
     execution_states: executionStates
+  }
+}
+
+/** cell id -> {last: JSON text of the last state, states: [...]}, for watch_cell */
+const watches = new Map()
+
+/** What a watch records of a cell: its run state and outputs (null: no such cell). */
+function cellRunState (cellId) {
+  const f = findCell(cellId)
+  if (!f) return null
+  const outputs = f.cell.get('outputs')
+  const count = f.cell.get('execution_count')
+  return {
+    execution_state: f.cell.get('execution_state') ?? null,
+    execution_count: count === undefined ? null : count,
+    outputs: outputs instanceof Y.Array ? outputs.toJSON() : null
+  }
+}
+
+/** Appends each watched cell's state if it changed since the last one recorded. */
+function recordWatches () {
+  for (const [cellId, watch] of watches) {
+    const text = JSON.stringify(cellRunState(cellId), replacer)
+    if (text !== watch.last) {
+      watch.last = text
+      watch.states.push(JSON.parse(text))
+    }
   }
 }
 
@@ -446,6 +480,17 @@ const handlers = {
     const n = () => provider.awareness.getStates().size - (provider.awareness.getLocalState() === null ? 0 : 1)
     const ok = await waitUntil(() => n() >= count, cmd.timeout_ms ?? 10000)
     return ok ? { ok: true, count: n() } : { ok: false, error: 'timeout', count: n() }
+  },
+  async watch_cell (cmd) {
+    if (typeof cmd.cell_id !== 'string') throw new Error('"cell_id" must be a string')
+    watches.set(cmd.cell_id, { last: null, states: [] })
+    recordWatches()
+    return { ok: true }
+  },
+  async watched (cmd) {
+    const watch = watches.get(cmd.cell_id)
+    if (!watch) throw new Error(`cell ${JSON.stringify(cmd.cell_id)} is not watched`)
+    return { ok: true, states: watch.states.slice() }
   },
   async received () {
     return { ok: true, updates: received.slice() }

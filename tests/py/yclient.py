@@ -30,6 +30,9 @@ Differences from the JS client that a test may care about:
   whole floats back into integers;
 - `received` records each remote transaction's update as pycrdt reports it
   (TransactionEvent.update), which is what Yjs's doc 'update' event gives too.
+- `watch_cell` records a watched cell's state after each update from the
+  server (not after this client's own edits): pycrdt cannot read a document
+  from inside its transaction observer.
 """
 
 import argparse
@@ -180,6 +183,8 @@ class Client:
         self._remote = False
         self._waiters: set[asyncio.Future] = set()
         self._event_waiters: set = set()
+        # watch_cell: cell id -> [JSON text of the last state, distinct states in order]
+        self.watches: dict[str, list] = {}
         self.doc.observe(self._on_transaction)
         self.awareness.observe(self._on_awareness)
 
@@ -255,6 +260,9 @@ class Client:
             self.doc.apply_update(update)
         finally:
             self._remote = False
+        # Here and not in the transaction observer: pycrdt cannot read the document
+        # from inside its own observer ("Already mutably borrowed").
+        self.record_watches()
 
     # ----- server -> client -----
     def handle_frame(self, frame: bytes):
@@ -491,6 +499,29 @@ class Client:
             "execution_states": states,
         }
 
+    def cell_run_state(self, cell_id):
+        """What watch_cell records of a cell: run state and outputs (None: no such cell)."""
+        found = self.find_cell(cell_id)
+        if found is None:
+            return None
+        cell = found[1]
+        outputs = cell.get("outputs")
+        return whole_floats_to_ints(
+            {
+                "execution_state": cell.get("execution_state"),
+                "execution_count": cell.get("execution_count"),
+                "outputs": outputs.to_py() if isinstance(outputs, Array) else None,
+            }
+        )
+
+    def record_watches(self):
+        for cell_id, watch in self.watches.items():
+            state = self.cell_run_state(cell_id)
+            text = json.dumps(state, sort_keys=True)
+            if text != watch[0]:
+                watch[0] = text
+                watch[1].append(state)
+
     def others(self):
         return {c: s for c, s in self.awareness.states.items() if c != self.doc.client_id}
 
@@ -652,6 +683,17 @@ async def run_command(cl: Client, cmd: dict) -> dict:
         count = need_int(cmd, "count")
         ok = await cl.wait_until(lambda: len(cl.others()) >= count, cmd.get("timeout_ms") or 10000)
         return {"ok": ok, "count": len(cl.others()), **({} if ok else {"error": "timeout"})}
+    if name == "watch_cell":
+        if not isinstance(cmd.get("cell_id"), str):
+            raise CommandError('"cell_id" must be a string')
+        cl.watches[cmd["cell_id"]] = [None, []]
+        cl.record_watches()
+        return {"ok": True}
+    if name == "watched":
+        watch = cl.watches.get(cmd.get("cell_id"))
+        if watch is None:
+            raise CommandError(f"cell {json.dumps(cmd.get('cell_id'))} is not watched")
+        return {"ok": True, "states": list(watch[1])}
     if name == "received":
         return {"ok": True, "updates": list(cl.received)}
     if name == "state":
