@@ -3,7 +3,8 @@
 //! export judged by the real nbformat, and the `talkbook user|token|import|export`
 //! commands on the server's own database. Access control: the permission matrix over
 //! every route, members, modes, blocks, and the OpenAPI document checked by the real
-//! openapi-spec-validator against the router's own list of routes.
+//! openapi-spec-validator against the router's own list of routes. Project files:
+//! uploads, downloads, folders, zips, limits, path attacks and file blocks.
 
 mod support;
 
@@ -13,6 +14,8 @@ mod access;
 mod cli;
 #[path = "api/client.rs"]
 mod client;
+#[path = "api/files.rs"]
+mod files;
 #[path = "api/ipynb.rs"]
 mod ipynb;
 #[path = "api/matrix.rs"]
@@ -30,6 +33,7 @@ use support::server::*;
 
 use access::*;
 use cli::*;
+use files::*;
 use ipynb::*;
 use matrix::*;
 
@@ -523,4 +527,10 @@ on_both_backends!(
     the_mode_is_changed_by_the_owner_or_the_notebooks_creator,
     a_block_leaves_the_notebook_to_its_holder,
     access_changes_reach_open_connections,
+    files_round_trip_byte_for_byte_and_list_with_their_authors,
+    files_and_folders_move_copy_and_delete,
+    a_folder_downloads_as_a_zip_with_everything_in_it,
+    uploads_over_the_limit_are_refused_and_store_nothing,
+    path_attacks_are_refused_and_touch_nothing,
+    a_blocked_file_is_left_to_its_holder,
 );

@@ -11,6 +11,8 @@ mod backends;
 mod blocks;
 #[path = "support/storage/executions.rs"]
 mod executions;
+#[path = "support/storage/files.rs"]
+mod files;
 #[path = "support/storage/fixtures.rs"]
 mod fixtures;
 #[path = "support/storage/log.rs"]
@@ -98,6 +100,18 @@ on_both_backends!(
     executions::executions_go_with_their_notebook,
     executions::others_may_run_is_off_by_default_and_can_be_switched,
     executions::others_may_run_cannot_be_changed_past_someone_elses_block,
+    files::files_are_written_read_and_replaced_with_their_hash,
+    files::writing_creates_the_folders_above_and_lists_them,
+    files::listing_is_direct_or_recursive_in_tree_order,
+    files::a_folder_moves_with_its_contents_in_one_step,
+    files::copies_are_new_entries_by_the_copier,
+    files::deleting_a_folder_deletes_everything_in_it,
+    files::moves_and_copies_refuse_what_the_tree_cannot_take,
+    files::a_file_block_is_held_by_one_user_and_keeps_its_time,
+    files::a_console_block_replaces_the_holders_manual_one_and_stays,
+    files::of_concurrent_file_block_requests_exactly_one_wins,
+    files::changes_to_a_file_blocked_by_someone_else_are_refused,
+    files::files_go_with_their_project,
 );
 
 // --- SQLite only: the file itself ---

@@ -10,7 +10,8 @@ Talkbook span: from just before `POST /api/notebooks/{id}/cells/bench/run` is wr
 the (already open, keep-alive) HTTP connection, to the moment a y-websocket client of the
 notebook has applied the update that shows this run's `execute_result` ("2") in the cell.
 jupyter_client span: from `execute()` to having the `execute_result`, the kernel's `idle`
-status and the `execute_reply` for the request.
+status and the `execute_reply` for the request. The two sides take turns, run by run, so
+that both see the same machine; each has its own kernel of the same kernelspec.
 
 Both sides use the kernelspec named by --kernel, as Jupyter finds it (JUPYTER_PATH, the
 environment's share/jupyter ...); start the server with the same JUPYTER_PATH.
@@ -113,6 +114,10 @@ def var_uint(n: int) -> bytes:
     return bytes(out)
 
 
+def var_bytes(b: bytes) -> bytes:
+    return var_uint(len(b)) + b
+
+
 def read_var_uint(buf: bytes, pos: int):
     n, shift = 0, 0
     while True:
@@ -166,10 +171,6 @@ class Watcher:
         return None
 
 
-def var_bytes(b: bytes) -> bytes:
-    return var_uint(len(b)) + b
-
-
 class RunWatch:
     """What one run waits for: the cell showing this run's count and its execute_result
     (t_result), then the cell idle again (t_idle)."""
@@ -218,105 +219,161 @@ def notebook_file():
     ).encode()
 
 
-async def through_talkbook(args):
-    http = Http(args.url, args.token)
-    await http.open()
-    try:
-        project = args.project
-        if project is None:
-            name = f"kernel-roundtrip-{int(time.time())}"
-            project = (await http.request("POST", "/api/projects", json.dumps({"name": name}).encode()))["id"]
-            log(f"project {project} created")
-        nb_name = urllib.parse.quote(f"roundtrip-{time.strftime('%Y%m%d-%H%M%S')}")
+class Talkbook:
+    """The Talkbook side: a notebook with the `bench` cell, a keep-alive HTTP connection and
+    a y-websocket client of the notebook."""
+
+    def __init__(self, args):
+        self.args = args
+        self.http = Http(args.url, args.token)
+        self.watch = None
+        self.count = None  # the kernel's execution_count of the last run
+        self.ws = self.watcher = self.reader = None
+        self.notebook, self.created_project = None, False
+
+    async def open(self):
+        args, http = self.args, self.http
+        await http.open()
+        self.project = args.project
+        if self.project is None:
+            body = json.dumps({"name": f"kernel-roundtrip-{int(time.time())}"}).encode()
+            self.project = (await http.request("POST", "/api/projects", body))["id"]
+            self.created_project = True
+            log(f"project {self.project} created")
+        name = urllib.parse.quote(f"roundtrip-{time.strftime('%Y%m%d-%H%M%S')}")
         imported = await http.request(
             "POST",
-            f"/api/projects/{project}/notebooks/import?name={nb_name}",
+            f"/api/projects/{self.project}/notebooks/import?name={name}",
             notebook_file(),
             content_type="application/x-ipynb+json",
         )
-        notebook = imported["notebook"]["id"]
-        log(f"notebook {notebook} imported")
+        self.notebook = imported["notebook"]["id"]
+        log(f"notebook {self.notebook} imported")
+        self.path = f"/api/notebooks/{self.notebook}/cells/{CELL_ID}/run"
 
         ws_base = urllib.parse.urlsplit(args.url)._replace(scheme="ws").geturl().rstrip("/")
-        ws_url = f"{ws_base}/ws/{notebook}?" + urllib.parse.urlencode({"token": args.token})
-        watch = None
+        ws_url = f"{ws_base}/ws/{self.notebook}?" + urllib.parse.urlencode({"token": args.token})
+        self.ws = await ws_connect(ws_url, max_size=None, compression=None, proxy=None)
+        self.watcher = Watcher(self.ws, self.on_change)
+        self.reader = asyncio.create_task(self.watcher.run())
+        await asyncio.wait_for(self.watcher.synced.wait(), 10)
+        if self.watcher.cell() is None:
+            raise SystemExit(f"the notebook has no cell {CELL_ID!r}")
+        log("WebSocket client synced")
 
-        def on_change(now):
-            if watch is not None and (cell := watcher.cell()) is not None:
-                watch.check(cell, now)
+    def on_change(self, now):
+        if self.watch is not None and (cell := self.watcher.cell()) is not None:
+            self.watch.check(cell, now)
 
-        async with ws_connect(ws_url, max_size=None, compression=None, proxy=None) as ws:
-            watcher = Watcher(ws, on_change)
-            reader = asyncio.create_task(watcher.run())
-            await asyncio.wait_for(watcher.synced.wait(), 10)
-            if watcher.cell() is None:
-                raise SystemExit(f"the notebook has no cell {CELL_ID!r}")
-            log("WebSocket client synced; running (the first run starts the kernel)")
+    async def run_once(self):
+        """One run; returns (execute_result visible, 202 received, idle visible) in seconds
+        from the request."""
+        self.watch = watch = RunWatch(None if self.count is None else self.count + 1)
+        t0 = time.perf_counter()
+        self.http.send("POST", self.path)
+        status, body = await self.http.response()
+        t_accepted = time.perf_counter()
+        if status != 202:
+            raise SystemExit(f"run: HTTP {status}: {body.decode(errors='replace')}")
+        await asyncio.wait(
+            {watch.done, self.reader}, timeout=self.args.timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if self.reader.done():
+            raise SystemExit(f"the WebSocket connection ended: {self.reader.exception() or 'closed'}")
+        if not watch.done.done():
+            raise SystemExit(f"no execute_result in the document after {self.args.timeout} s")
+        self.watch, self.count = None, watch.seen_count
+        return watch.t_result - t0, t_accepted - t0, watch.t_idle - t0
 
-            path = f"/api/notebooks/{notebook}/cells/{CELL_ID}/run"
-            total, accepted, idle = [], [], []
-            count = None
-            for i in range(args.warmup + args.runs):
-                watch = RunWatch(None if count is None else count + 1)
-                t0 = time.perf_counter()
-                http.send("POST", path)
-                status, body = await http.response()
-                t_accepted = time.perf_counter()
-                if status != 202:
-                    raise SystemExit(f"run: HTTP {status}: {body.decode(errors='replace')}")
-                try:
-                    await asyncio.wait_for(asyncio.shield(watch.done), args.timeout)
-                except asyncio.TimeoutError:
-                    raise SystemExit(f"run {i}: no execute_result in the document after {args.timeout} s")
-                count = watch.seen_count
-                if i >= args.warmup:
-                    total.append(watch.t_result - t0)
-                    accepted.append(t_accepted - t0)
-                    idle.append(watch.t_idle - t0)
-                if i == args.warmup - 1 or (i + 1) % 50 == 0:
-                    log(f"talkbook: {i + 1} runs (execution_count {count})")
-            watch = None
-            reader.cancel()
-        return {"result": total, "accepted": accepted, "idle": idle, "notebook": notebook, "project": project}
-    finally:
-        await http.close()
+    async def close(self):
+        """Shuts the notebook's kernel down (it would count against the kernels-per-user
+        limit until the idle timeout) and, unless --keep, deletes what was created."""
+        if self.reader is not None:
+            self.reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        if self.notebook is not None:
+            kernels = (await self.http.request("GET", "/api/kernels"))["kernels"]
+            for kernel in kernels:
+                if kernel["notebook_id"] == self.notebook:
+                    await self.http.request("DELETE", f"/api/kernels/{kernel['id']}", expect=(204,))
+            if not self.args.keep:
+                if self.created_project:
+                    await self.http.request("DELETE", f"/api/projects/{self.project}", expect=(204,))
+                else:
+                    await self.http.request("DELETE", f"/api/notebooks/{self.notebook}", expect=(204,))
+        await self.http.close()
 
 
 # ---------------------------------------------------------------- jupyter_client, directly
-def through_jupyter_client(args):
-    from jupyter_client.manager import start_new_kernel
+class Direct:
+    """The direct side: jupyter_client's blocking client and a kernel of its own. Its calls
+    block the event loop, which is idle then: no Talkbook run is in flight."""
 
-    result_times, done_times = [], []
-    with tempfile.TemporaryDirectory() as cwd:
-        km, kc = start_new_kernel(kernel_name=args.kernel, cwd=cwd)
-        try:
-            for i in range(args.warmup + args.runs):
-                t0 = time.perf_counter()
-                msg_id = kc.execute(SOURCE)
-                t_result, idle, value = None, False, None
-                while not idle:
-                    msg = kc.get_iopub_msg(timeout=args.timeout)
-                    if msg["parent_header"].get("msg_id") != msg_id:
-                        continue
-                    kind = msg["msg_type"]
-                    if kind == "execute_result":
-                        t_result, value = time.perf_counter(), msg["content"]["data"].get("text/plain")
-                    elif kind == "status" and msg["content"]["execution_state"] == "idle":
-                        idle = True
-                while kc.get_shell_msg(timeout=args.timeout)["parent_header"].get("msg_id") != msg_id:
-                    pass
-                t_done = time.perf_counter()
-                if value != "2":
-                    raise SystemExit(f"jupyter_client: unexpected result {value!r}")
-                if i >= args.warmup:
-                    result_times.append(t_result - t0)
-                    done_times.append(t_done - t0)
-                if i == args.warmup - 1 or (i + 1) % 50 == 0:
-                    log(f"jupyter_client: {i + 1} runs")
-        finally:
-            kc.stop_channels()
-            km.shutdown_kernel(now=False)
-    return {"done": done_times, "result": result_times}
+    def __init__(self, args):
+        from jupyter_client.manager import start_new_kernel
+
+        self.timeout = args.timeout
+        self.cwd = tempfile.TemporaryDirectory()
+        self.km, self.kc = start_new_kernel(kernel_name=args.kernel, cwd=self.cwd.name)
+
+    def run_once(self):
+        """One run; returns (execute_result, execute_result + idle + execute_reply) in
+        seconds from the request."""
+        kc = self.kc
+        t0 = time.perf_counter()
+        msg_id = kc.execute(SOURCE)
+        t_result, idle, value = None, False, None
+        while not idle:
+            msg = kc.get_iopub_msg(timeout=self.timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind = msg["msg_type"]
+            if kind == "execute_result":
+                t_result, value = time.perf_counter(), msg["content"]["data"].get("text/plain")
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                idle = True
+        while kc.get_shell_msg(timeout=self.timeout)["parent_header"].get("msg_id") != msg_id:
+            pass
+        t_done = time.perf_counter()
+        if value != "2":
+            raise SystemExit(f"jupyter_client: unexpected result {value!r}")
+        return t_result - t0, t_done - t0
+
+    def close(self):
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=False)
+        self.cwd.cleanup()
+
+
+async def measure(args):
+    """Runs both sides alternately (which one goes first alternates too), so that both see
+    the same machine: on a shared machine the load changes from one second to the next."""
+    talkbook = Talkbook(args)
+    direct = None
+    samples = {k: [] for k in ("tb_result", "tb_accepted", "tb_idle", "jc_result", "jc_done")}
+    try:
+        await talkbook.open()
+        direct = Direct(args)
+        log(f"both kernels: the first Talkbook run starts its kernel; {args.warmup} warm-up runs")
+        for i in range(args.warmup + args.runs):
+            if i % 2 == 0:
+                tb = await talkbook.run_once()
+                jc = direct.run_once()
+            else:
+                jc = direct.run_once()
+                tb = await talkbook.run_once()
+            if i >= args.warmup:
+                for key, value in zip(("tb_result", "tb_accepted", "tb_idle", "jc_result", "jc_done"), tb + jc):
+                    samples[key].append(value)
+            if i == args.warmup - 1 or (i + 1 - args.warmup) % 50 == 0:
+                log(f"{i + 1} runs of each (Talkbook execution_count {talkbook.count})")
+        log(f"done (project {talkbook.project}, notebook {talkbook.notebook})")
+    finally:
+        if direct is not None:
+            direct.close()
+        await talkbook.close()
+    return samples
 
 
 # ---------------------------------------------------------------- figures
@@ -343,15 +400,14 @@ def main():
     p.add_argument("--project", type=int, help="an existing project to import the notebook into")
     p.add_argument("--kernel", default="python3", help="kernelspec for the direct jupyter_client runs")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds one run may take")
+    p.add_argument("--keep", action="store_true", help="keep the project (or notebook) made for the run")
     args = p.parse_args()
     if args.runs < 1 or args.warmup < 1:
         p.error("--runs and --warmup must be at least 1")
 
-    tb = asyncio.run(through_talkbook(args))
-    log(f"talkbook done (project {tb['project']}, notebook {tb['notebook']}); now jupyter_client")
-    jc = through_jupyter_client(args)
-
-    talkbook, direct = summary(tb["result"]), summary(jc["done"])
+    s = asyncio.run(measure(args))
+    talkbook, direct = summary(s["tb_result"]), summary(s["jc_done"])
+    paired = sorted(t - d for t, d in zip(s["tb_result"], s["jc_done"]))
     print(
         json.dumps(
             {
@@ -363,13 +419,16 @@ def main():
                     "p50": round(talkbook["p50"] - direct["p50"], 3),
                     "p99": round(talkbook["p99"] - direct["p99"], 3),
                 },
-                # Where the Talkbook span goes, and the like-for-like direct span.
+                # Where the Talkbook span goes, the like-for-like direct span (up to the
+                # execute_result only), and the run-by-run difference of neighbouring runs.
                 "detail": {
-                    "talkbook_http_202_ms": summary(tb["accepted"]),
-                    "talkbook_idle_visible_ms": summary(tb["idle"]),
-                    "jupyter_client_execute_result_ms": summary(jc["result"]),
+                    "talkbook_http_202_ms": summary(s["tb_accepted"]),
+                    "talkbook_idle_visible_ms": summary(s["tb_idle"]),
+                    "jupyter_client_execute_result_ms": summary(s["jc_result"]),
+                    "paired_difference_ms": {"p50": ms(pick(paired, 0.5)), "p99": ms(pick(paired, 0.99))},
                 },
-            }
+            },
+            separators=(",", ":"),
         ),
         flush=True,
     )

@@ -46,6 +46,12 @@ pub struct ServeConfig {
     #[arg(long, env = "TALKBOOK_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_import_bytes: usize,
 
+    /// Largest project file an upload may store, in bytes; larger uploads are refused with
+    /// 413 and store nothing. At most 1000000000, the largest value both databases keep.
+    #[arg(long, env = "TALKBOOK_MAX_FILE_BYTES", default_value_t = 100 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    pub max_file_bytes: u64,
+
     /// Kernels one user may have running at once (SPEC §8); the next start is refused
     /// with 429.
     #[arg(long, env = "TALKBOOK_MAX_KERNELS_PER_USER", default_value_t = 4)]
@@ -62,6 +68,11 @@ pub struct ServeConfig {
     /// Output bytes one run may leave in its cell; the rest is dropped with a visible note.
     #[arg(long, env = "TALKBOOK_MAX_OUTPUT_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_output_bytes: usize,
+
+    /// Seconds a console holding a file stays open with nobody listening to it (its
+    /// owner disconnected); then it closes and the file is free again.
+    #[arg(long, env = "TALKBOOK_CONSOLE_GRACE_SECONDS", default_value_t = 300)]
+    pub console_grace_seconds: u64,
 
     /// Runs one kernel may have queued or running; more are refused with 429.
     #[arg(long, env = "TALKBOOK_MAX_QUEUED_RUNS", default_value_t = 100)]
@@ -120,6 +131,7 @@ impl ServeConfig {
             max_output_bytes: self.max_output_bytes.max(1024),
             max_queued: self.max_queued_runs.max(1),
             work_root: self.db.data_dir.join("projects"),
+            console_grace: Duration::from_secs(self.console_grace_seconds.max(1)),
         }
     }
 

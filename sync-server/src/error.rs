@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::api::views::BlockView;
-use crate::store::StoreError;
+use crate::api::views::{BlockView, FileBlockView};
+use crate::store::{BlockReason, StoreError};
 
 /// An error answered as `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,19 @@ pub enum ApiError {
     /// same details as [`ApiError::Blocked`].
     #[error("the notebook is already blocked by {} since {}", .0.holder.display_name, .0.since.to_rfc3339())]
     AlreadyBlocked(Box<BlockView>),
+    /// A change to a project file someone else blocks (or, moving or deleting a folder, to
+    /// a file inside it): 423 `blocked`, with the file's `path` beside the holder, the time
+    /// and the reason in the error object (SPEC §9).
+    #[error("{}", file_block_message(.0, "is blocked"))]
+    FileBlocked(Box<FileBlockView>),
+    /// A block request on a file someone else blocks: 409 `already_blocked`, with the same
+    /// details as [`ApiError::FileBlocked`].
+    #[error("{}", file_block_message(.0, "is already blocked"))]
+    FileAlreadyBlocked(Box<FileBlockView>),
+    /// A project file path that breaks the rules of [`crate::files::path`]: 400
+    /// `invalid_path`.
+    #[error("{0}")]
+    InvalidPath(String),
     #[error("{0}")]
     TooLarge(String),
     /// A limit on the caller was reached (kernels per user, queued runs): 429.
@@ -68,6 +81,9 @@ impl ApiError {
             ApiError::Refused { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Blocked(_) => (StatusCode::LOCKED, "blocked"),
             ApiError::AlreadyBlocked(_) => (StatusCode::CONFLICT, "already_blocked"),
+            ApiError::FileBlocked(_) => (StatusCode::LOCKED, "blocked"),
+            ApiError::FileAlreadyBlocked(_) => (StatusCode::CONFLICT, "already_blocked"),
+            ApiError::InvalidPath(_) => (StatusCode::BAD_REQUEST, "invalid_path"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Limited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::Overloaded { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
@@ -89,6 +105,11 @@ impl From<StoreError> for ApiError {
             // Handlers that write to notebooks fill in the holder's names (see
             // `api::notebooks`); this is the fallback that has only their id.
             StoreError::Blocked(block) => ApiError::Blocked(Box::new(BlockView::unnamed(&block))),
+            // Handlers that change files fill in the holder's names (see `api::files`).
+            StoreError::FileBlocked { path, block } => {
+                ApiError::FileBlocked(Box::new(FileBlockView::unnamed(path.as_str(), &block)))
+            }
+            StoreError::FileTree(e) => ApiError::Refused { code: e.code(), message: e.to_string() },
             StoreError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 ApiError::Unavailable
@@ -117,8 +138,29 @@ impl IntoResponse for ApiError {
             error["since"] = json!(block.since);
             error["reason"] = json!(block.reason);
         }
+        if let ApiError::FileBlocked(file) | ApiError::FileAlreadyBlocked(file) = &self {
+            error["path"] = json!(file.path);
+            error["holder"] = json!(file.block.holder);
+            error["since"] = json!(file.block.since);
+            error["reason"] = json!(file.block.reason);
+        }
         (status, Json(json!({"error": error}))).into_response()
     }
+}
+
+/// "`PATH` is blocked by NAME since TIME; …", with what the holder has to do to release it.
+fn file_block_message(file: &FileBlockView, is: &str) -> String {
+    let block = &file.block;
+    let until = match block.reason {
+        BlockReason::Manual => "only they can change it until they unblock it",
+        BlockReason::Console => "their console holds it, and only they can change it until it closes",
+    };
+    format!(
+        "`{}` {is} by {} since {}; {until}",
+        file.path,
+        block.holder.display_name,
+        block.since.to_rfc3339()
+    )
 }
 
 /// Result type of HTTP handlers.

@@ -12,6 +12,7 @@
 //!   importing and exporting notebooks.
 //! - [`kernels`] routes cell runs to Jupyter kernels (through `kernel-bridge`) and writes
 //!   their outputs into the documents.
+//! - [`files`] holds the rules for project files: valid paths, media types, zip archives.
 //! - [`convert`] moves notebooks between `.ipynb` and Yjs update files.
 
 pub mod access;
@@ -24,6 +25,7 @@ pub mod cli_admin;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod files;
 pub mod kernels;
 pub mod metrics;
 pub mod names;

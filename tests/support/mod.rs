@@ -104,3 +104,18 @@ pub fn assert_equivalent(original: &Path, exported: &Path) {
 pub fn stem(path: &Path) -> String {
     path.file_stem().expect("file name").to_string_lossy().into_owned()
 }
+
+/// The Jupyter data folder of the project's `.venv`, with the `python3` (ipykernel) and
+/// `bash` (bash_kernel) kernelspecs that `scripts/python-env` installs. Servers that run
+/// kernels get it as `JUPYTER_PATH`. Fails (never skips) when they are missing.
+pub fn jupyter_path() -> PathBuf {
+    let path = repo_root().join(".venv/share/jupyter");
+    for kernel in ["python3", "bash"] {
+        assert!(
+            path.join("kernels").join(kernel).join("kernel.json").is_file(),
+            "no `{kernel}` kernelspec in {}: run scripts/test (or scripts/python-env) first",
+            path.display()
+        );
+    }
+    path
+}

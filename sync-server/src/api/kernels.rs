@@ -205,7 +205,10 @@ async fn shut_down(
 /// caller has no access to its notebook or it is someone else's.
 async fn controlled(state: &AppState, caller: &User, id: &str) -> ApiResult<Arc<ManagedKernel>> {
     let kernel = state.kernels.get(id).ok_or_else(|| ApiError::NotFound(format!("kernel {id}")))?;
-    let (_, access) = notebook_access(state, Some(caller), kernel.key.notebook).await?;
+    let access = match kernel.key.notebook() {
+        Some(notebook) => notebook_access(state, Some(caller), notebook).await?.1,
+        None => project_access(state, Some(caller), kernel.project).await?.1,
+    };
     let allowed = match kernel.key.owner {
         KernelOwner::User(owner) => owner == caller.id || access == Access::Own,
         KernelOwner::Shared => access.can_edit(),

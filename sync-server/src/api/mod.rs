@@ -15,6 +15,8 @@
 //! - [`import_export`] — `.ipynb` in and out
 //! - [`runs`] — running cells, cancelling queued runs, the record of runs
 //! - [`kernels`] — kernelspecs; listing, interrupting, restarting, shutting down kernels
+//! - [`consoles`] — a user's interactive kernel sessions, their runs and event streams
+//! - [`files`] — project files and folders, zips of folders, manual file blocks
 //! - [`openapi`] — the OpenAPI document of all of the above, at `/api/openapi.json`
 //!
 //! Every route of the application is registered through [`Routes`], which records each
@@ -23,7 +25,9 @@
 
 mod auth;
 mod blocks;
+mod consoles;
 mod extract;
+mod files;
 mod import_export;
 mod kernels;
 mod members;
@@ -63,6 +67,8 @@ pub fn routes() -> Routes {
         .merge(import_export::routes)
         .merge(runs::routes)
         .merge(kernels::routes)
+        .merge(consoles::routes)
+        .merge(files::routes)
         .merge(openapi::routes)
 }
 

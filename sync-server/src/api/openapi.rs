@@ -28,8 +28,8 @@ use super::views::{ErrorBody, ErrorDetail};
             cookie set by `POST /api/auth/login`. Operations that list `{}` among their security \
             requirements also answer anonymous callers (public projects).\n\n\
             Errors are the status code plus `{\"error\": {\"code\": \"snake_case\", \"message\": \"...\"}}`; \
-            a write to a notebook someone else blocks is 423 `blocked` with the block's `holder`, \
-            `since` and `reason` in the error object."
+            a write to a notebook or file someone else blocks is 423 `blocked` with the block's `holder`, \
+            `since` and `reason` (and, for files, `path`) in the error object."
     ),
     paths(
         super::auth::login,
@@ -67,6 +67,21 @@ use super::views::{ErrorBody, ErrorDetail};
         super::kernels::interrupt,
         super::kernels::restart,
         super::kernels::shut_down,
+        super::consoles::open,
+        super::consoles::mine,
+        super::consoles::execute,
+        super::consoles::events,
+        super::consoles::close,
+        super::files::list,
+        super::files::upload,
+        super::files::download,
+        super::files::zip,
+        super::files::move_entry,
+        super::files::copy,
+        super::files::delete,
+        super::files::create_folder,
+        super::files::block,
+        super::files::unblock,
         openapi_json,
         websocket,
         crate::app::healthz,
@@ -85,6 +100,8 @@ use super::views::{ErrorBody, ErrorDetail};
         (name = "blocks", description = "Manual notebook blocks"),
         (name = "runs", description = "Running cells in Jupyter kernels, and the record of runs"),
         (name = "kernels", description = "Kernelspecs and running kernels"),
+        (name = "consoles", description = "Interactive kernel sessions of one user, optionally holding a project file"),
+        (name = "files", description = "Project files and folders, folder zips and manual file blocks"),
         (name = "websocket", description = "Live notebooks over the y-websocket protocol"),
         (name = "service", description = "Health, readiness, metrics and this document"),
     )

@@ -11,8 +11,8 @@ use crate::access::Access;
 use crate::app::AppState;
 use crate::error::ApiResult;
 use crate::store::{
-    Member, NotebookBlock, NotebookId, NotebookMode, NotebookRow, Project, ProjectId, Role, Timestamp, User,
-    UserId,
+    FileBlock, FileEntry, FileKind, Member, NotebookBlock, NotebookId, NotebookMode, NotebookRow, Project,
+    ProjectId, Role, Timestamp, User, UserId, hex,
 };
 
 /// The colour shown for a user whose account cannot be read.
@@ -56,15 +56,11 @@ impl From<&Member> for MemberView {
     }
 }
 
-/// Why a notebook is blocked. Only manual blocks exist for notebooks; files will also be
-/// blocked by consoles (SPEC §9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum BlockReason {
-    Manual,
-}
+/// Why a notebook or file is blocked: notebooks only by hand (`manual`), files also by the
+/// console that holds them (`console`, SPEC §9).
+pub use crate::store::BlockReason;
 
-/// A block on a notebook: only the holder may change it until it is lifted.
+/// A block on a notebook or file: only the holder may change it until it is lifted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct BlockView {
     pub holder: UserRef,
@@ -91,6 +87,114 @@ impl BlockView {
     fn with_holder(block: &NotebookBlock, holder: UserRef) -> Self {
         BlockView { holder, since: block.since, reason: BlockReason::Manual }
     }
+}
+
+impl BlockView {
+    /// A file's block with its holder's names.
+    pub fn of_file(block: &FileBlock, holder: UserRef) -> Self {
+        BlockView { holder, since: block.since, reason: block.reason }
+    }
+}
+
+/// A block on a project file, with the file's path: the detail of a refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileBlockView {
+    pub path: String,
+    pub block: BlockView,
+}
+
+impl FileBlockView {
+    /// The holder's names read from the store.
+    pub async fn load(state: &AppState, path: &str, block: &FileBlock) -> ApiResult<Self> {
+        let holder = holder(state, block.holder).await?;
+        Ok(FileBlockView { path: path.to_owned(), block: BlockView::of_file(block, holder) })
+    }
+
+    /// The holder's id standing in for their names, where the store cannot be asked.
+    pub fn unnamed(path: &str, block: &FileBlock) -> Self {
+        FileBlockView { path: path.to_owned(), block: BlockView::of_file(block, unnamed_user(block.holder)) }
+    }
+}
+
+/// A user whose names are not known: their id stands in.
+fn unnamed_user(id: UserId) -> UserRef {
+    UserRef { id, name: id.to_string(), display_name: id.to_string(), color: UNKNOWN_COLOR.into() }
+}
+
+/// One entry of a project's file tree.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FileView {
+    /// Relative to the project, `/`-separated (`data/2024/raw.csv`).
+    pub path: String,
+    /// The last component of the path.
+    pub name: String,
+    pub kind: FileKind,
+    /// Bytes of a file; `null` for a folder.
+    pub size: Option<u64>,
+    /// SHA-256 of a file's bytes, lower-case hex; `null` for a folder.
+    pub sha256: Option<String>,
+    /// The last change of a file's bytes (a folder's creation); moving keeps it.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// Who made that change.
+    pub updated_by: UserRef,
+    /// Who blocks the file, since when and why (`manual` or `console`); `null` when nobody
+    /// does. Folders are never blocked.
+    pub block: Option<BlockView>,
+}
+
+impl FileView {
+    /// One entry, its users looked up.
+    pub async fn load(state: &AppState, entry: FileEntry) -> ApiResult<Self> {
+        Self::with_users(state, &mut HashMap::new(), entry).await
+    }
+
+    /// Entries, each user looked up once.
+    pub async fn load_all(state: &AppState, entries: Vec<FileEntry>) -> ApiResult<Vec<Self>> {
+        let mut users = HashMap::new();
+        let mut views = Vec::with_capacity(entries.len());
+        for entry in entries {
+            views.push(Self::with_users(state, &mut users, entry).await?);
+        }
+        Ok(views)
+    }
+
+    async fn with_users(
+        state: &AppState,
+        users: &mut HashMap<UserId, UserRef>,
+        entry: FileEntry,
+    ) -> ApiResult<Self> {
+        let updated_by = cached_user(state, users, entry.updated_by).await?;
+        let block = match &entry.block {
+            Some(block) => Some(BlockView::of_file(block, cached_user(state, users, block.holder).await?)),
+            None => None,
+        };
+        let is_file = entry.kind == FileKind::File;
+        Ok(FileView {
+            name: entry.path.name().to_owned(),
+            path: entry.path.as_str().to_owned(),
+            kind: entry.kind,
+            size: is_file.then_some(entry.size),
+            sha256: entry.sha256.map(|sum| hex(&sum)),
+            updated_at: entry.updated_at,
+            updated_by,
+            block,
+        })
+    }
+}
+
+/// A user's names, looked up once per `cache`.
+async fn cached_user(
+    state: &AppState,
+    cache: &mut HashMap<UserId, UserRef>,
+    id: UserId,
+) -> ApiResult<UserRef> {
+    if let Some(known) = cache.get(&id) {
+        return Ok(known.clone());
+    }
+    let user = holder(state, id).await?;
+    cache.insert(id, user.clone());
+    Ok(user)
 }
 
 /// A block holder's names. A holder whose account is gone would be a database
@@ -217,5 +321,29 @@ pub struct BlockedErrorDetail {
     /// Since when.
     #[schema(value_type = String, format = DateTime)]
     pub since: Timestamp,
+    pub reason: BlockReason,
+}
+
+/// The body of a refusal because of someone else's block on a project file: 423 `blocked`
+/// for a change, 409 `already_blocked` for a block request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FileBlockedErrorBody {
+    pub error: FileBlockedErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FileBlockedErrorDetail {
+    /// `blocked` (423) or `already_blocked` (409).
+    pub code: String,
+    pub message: String,
+    /// The blocked file: the one named, or the first blocked file inside a folder that
+    /// was to be moved or deleted.
+    pub path: String,
+    /// Who holds the block.
+    pub holder: UserRef,
+    /// Since when.
+    #[schema(value_type = String, format = DateTime)]
+    pub since: Timestamp,
+    /// `manual`, or `console` while the holder's console holds the file.
     pub reason: BlockReason,
 }

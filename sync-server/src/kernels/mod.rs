@@ -14,6 +14,7 @@
 //!   last outputs written) when the server stops. Kernel processes die with the server
 //!   even when it crashes (parent-death signal, see `kernel_bridge::process`).
 
+pub mod console;
 mod pump;
 pub mod run;
 pub mod view;
@@ -50,6 +51,8 @@ pub struct KernelConfig {
     pub max_queued: usize,
     /// Kernels run in `<work_root>/<project id>`.
     pub work_root: PathBuf,
+    /// A console holding a file closes after nobody has listened to it this long.
+    pub console_grace: Duration,
 }
 
 /// Whose kernel it is.
@@ -61,17 +64,37 @@ pub enum KernelOwner {
     Shared,
 }
 
-/// Which kernel: a notebook and an owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a kernel serves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KernelScope {
+    /// A notebook's cells.
+    Notebook(NotebookId),
+    /// A console (by id).
+    Console(String),
+}
+
+/// Which kernel: what it serves and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KernelKey {
-    pub notebook: NotebookId,
+    pub scope: KernelScope,
     pub owner: KernelOwner,
+}
+
+impl KernelKey {
+    /// The notebook it runs cells of, if it is a notebook's kernel.
+    pub fn notebook(&self) -> Option<NotebookId> {
+        match self.scope {
+            KernelScope::Notebook(id) => Some(id),
+            KernelScope::Console(_) => None,
+        }
+    }
 }
 
 /// A run waiting in a kernel's queue, kept so it can be cancelled.
 #[derive(Debug, Clone)]
 struct QueuedRun {
-    record: crate::store::ExecutionId,
+    /// Set once the record is written (just after the run is queued).
+    record: Arc<std::sync::OnceLock<crate::store::ExecutionId>>,
     bridge: kernel_bridge::ExecutionId,
     cell_id: String,
     requested_by: UserId,
@@ -156,6 +179,7 @@ pub struct Kernels {
     counts: Mutex<Counts>,
     /// Runs queued or running per cell, so a cell shows idle only when none is left.
     cell_runs: DashMap<(NotebookId, String), usize>,
+    consoles: DashMap<String, Arc<console::Console>>,
     config: KernelConfig,
     paths: JupyterPaths,
     store: DynStore,
@@ -174,6 +198,7 @@ impl Kernels {
             by_id: DashMap::new(),
             counts: Mutex::new(Counts::default()),
             cell_runs: DashMap::new(),
+            consoles: DashMap::new(),
             config,
             paths: JupyterPaths::from_env(),
             store,
@@ -233,7 +258,7 @@ impl Kernels {
         if self.stop.is_cancelled() {
             return Err(KernelsError::ShuttingDown);
         }
-        let slot = self.slots.entry(key).or_default().clone();
+        let slot = self.slots.entry(key.clone()).or_default().clone();
         let mut held = slot.lock().await;
         if let Some(managed) = held.as_ref() {
             match managed.kernel.state() {
@@ -280,11 +305,14 @@ impl Kernels {
         std::fs::create_dir_all(&dir)
             .map_err(|e| KernelsError::StartFailed(format!("cannot create {}: {e}", dir.display())))?;
         let mut options = KernelOptions::new(&dir);
-        options.env.insert("TALKBOOK_NOTEBOOK_ID".into(), key.notebook.to_string());
+        match &key.scope {
+            KernelScope::Notebook(id) => options.env.insert("TALKBOOK_NOTEBOOK_ID".into(), id.to_string()),
+            KernelScope::Console(id) => options.env.insert("TALKBOOK_CONSOLE_ID".into(), id.clone()),
+        };
         let kernel =
             Kernel::start(spec, options).await.map_err(|e| KernelsError::StartFailed(e.to_string()))?;
         let id = uuid_like();
-        tracing::info!(kernel = %id, notebook = %key.notebook, owner = ?key.owner, pid = kernel.pid(), kernelspec, "kernel started");
+        tracing::info!(kernel = %id, scope = ?key.scope, owner = ?key.owner, pid = kernel.pid(), kernelspec, "kernel started");
         let now = Utc::now();
         Ok(Arc::new(ManagedKernel {
             id,
@@ -405,7 +433,7 @@ async fn cull_idle(kernels: std::sync::Weak<Kernels>, timeout: Duration, stop: C
 }
 
 /// A random 128-bit id in UUID text form (as Jupyter names kernels).
-fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     let bits: u128 = rand::random();
     let hex = format!("{bits:032x}");
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])

@@ -16,7 +16,9 @@ use futures_util::FutureExt;
 use kernel_bridge::{EndCause, Execution, ExecutionEnd, ExecutionEvent, ExecutionStatus};
 
 use super::{Kernels, ManagedKernel};
-use crate::store::{ExecutionId, ExecutionStatus as RecordStatus, NotebookId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{DynStore, ExecutionId, ExecutionStatus as RecordStatus, NotebookId, Timestamp};
 
 /// Events taken into one document edit at most.
 const MAX_BATCH: usize = 256;
@@ -229,7 +231,8 @@ fn output_len(output: &Output) -> usize {
 pub(crate) struct PumpedRun {
     pub notebook: NotebookId,
     pub cell: CellId,
-    pub record: ExecutionId,
+    /// The record's id, once it is written (dropped if it could not be).
+    pub record: oneshot::Receiver<ExecutionId>,
     pub kernel: Arc<ManagedKernel>,
     pub execution: Execution,
 }
@@ -239,6 +242,10 @@ pub(crate) struct PumpedRun {
 /// gone.
 pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<DocOp>) {
     let PumpedRun { notebook, cell, record, kernel, mut execution } = run;
+    // The record is written beside the document, never in the way of outputs.
+    let (records, record_ops) = mpsc::unbounded_channel();
+    kernels.pumps.spawn(write_record(kernels.store.clone(), record, record_ops));
+    let bridge_id = execution.id();
     write(&kernels, notebook, &cell, first_ops).await;
     let mut planner = Planner::new(kernels.config.max_output_bytes);
     let mut finished: Option<ExecutionEnd> = None;
@@ -262,14 +269,12 @@ pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<D
             }
         }
         if started {
-            kernels.run_started(&kernel, record);
-            if let Err(e) = kernels.store.execution_started(record, Utc::now()).await {
-                tracing::warn!(execution = %record, error = %e, "cannot record the start of a run");
-            }
+            kernels.run_started(&kernel, bridge_id);
+            let _ = records.send(RecordOp::Started(Utc::now()));
         }
         if finished.is_some() {
             // The cell is idle unless another run of it is still queued.
-            let left = kernels.run_ended(notebook, cell.as_str(), &kernel, record);
+            let left = kernels.run_ended(notebook, cell.as_str(), &kernel, bridge_id);
             ops.push(DocOp::State(if left == 0 { ExecutionState::Idle } else { ExecutionState::Queued }));
         }
         write(&kernels, notebook, &cell, ops).await;
@@ -281,10 +286,33 @@ pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<D
     });
     let (status, error) = record_outcome(&end, planner.last_error.take());
     let count = end.execution_count.map(|c| c as i64);
-    if let Err(e) =
-        kernels.store.execution_finished(record, status, count, error.as_deref(), Utc::now()).await
-    {
-        tracing::warn!(execution = %record, error = %e, "cannot record the end of a run");
+    let _ = records.send(RecordOp::Finished { status, count, error, at: Utc::now() });
+}
+
+/// What happened to a run, for its record.
+enum RecordOp {
+    Started(Timestamp),
+    Finished { status: RecordStatus, count: Option<i64>, error: Option<String>, at: Timestamp },
+}
+
+/// Writes a run's start and end into its record, in order, once the record exists; does
+/// nothing if it was never written.
+async fn write_record(
+    store: DynStore,
+    id: oneshot::Receiver<ExecutionId>,
+    mut ops: mpsc::UnboundedReceiver<RecordOp>,
+) {
+    let Ok(id) = id.await else { return };
+    while let Some(op) = ops.recv().await {
+        let result = match op {
+            RecordOp::Started(at) => store.execution_started(id, at).await,
+            RecordOp::Finished { status, count, error, at } => {
+                store.execution_finished(id, status, count, error.as_deref(), at).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(execution = %id, error = %e, "cannot update the record of a run");
+        }
     }
 }
 

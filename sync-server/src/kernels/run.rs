@@ -13,7 +13,7 @@ use doc_model::{CellId, CellKind, ExecutionState};
 use kernel_bridge::ExecutionRequest;
 
 use super::pump::{self, DocOp, PumpedRun};
-use super::{KernelKey, KernelOwner, Kernels, KernelsError, ManagedKernel, QueuedRun};
+use super::{KernelKey, KernelOwner, KernelScope, Kernels, KernelsError, ManagedKernel, QueuedRun};
 use crate::access::Access;
 use crate::rooms::EditError;
 use crate::store::{
@@ -90,7 +90,7 @@ impl Kernels {
             KernelOwner::User(user) => user,
             KernelOwner::Shared => runner.id,
         };
-        let key = KernelKey { notebook: notebook.id, owner };
+        let key = KernelKey { scope: KernelScope::Notebook(notebook.id), owner };
         let kernel = self.acquire(key, notebook.project_id, &notebook.kernelspec, charge_to).await?;
         if kernel.outstanding() >= self.config.max_queued {
             return Err(KernelsError::QueueFull { limit: self.config.max_queued }.into());
@@ -102,6 +102,36 @@ impl Kernels {
             .execute(ExecutionRequest::new(cell.source.clone()))
             .await
             .map_err(KernelsError::from)?;
+        // The cell shows "queued" while the run waits behind others (not when it starts at
+        // once: that would cost a commit before its first output) and unless an earlier run
+        // of the same cell is still going.
+        let waits = kernel.outstanding() > 0;
+        kernel.outstanding.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let record_id = Arc::new(std::sync::OnceLock::new());
+        kernel.queued.lock().expect("queue lock").push(QueuedRun {
+            record: record_id.clone(),
+            bridge: execution.id(),
+            cell_id: cell_id.as_str().to_owned(),
+            requested_by: runner.id,
+        });
+        let earlier = {
+            let mut runs = self.cell_runs.entry((notebook.id, cell_id.as_str().to_owned())).or_insert(0);
+            *runs += 1;
+            *runs - 1
+        };
+        let first_ops =
+            if earlier == 0 && waits { vec![DocOp::State(ExecutionState::Queued)] } else { Vec::new() };
+        // Outputs are written from now on; the record is written beside them.
+        let (record_tx, record_rx) = tokio::sync::oneshot::channel();
+        let bridge_id = execution.id();
+        let run = PumpedRun {
+            notebook: notebook.id,
+            cell: cell_id.clone(),
+            record: record_rx,
+            kernel: kernel.clone(),
+            execution,
+        };
+        self.pumps.spawn(pump::pump(self.clone(), run, first_ops));
         let new = NewExecution {
             notebook_id: notebook.id,
             cell_id: cell_id.as_str().to_owned(),
@@ -115,28 +145,14 @@ impl Kernels {
             Ok(record) => record,
             Err(e) => {
                 // A run nobody can find later must not run: take it back if it has not
-                // started (its events then end unread).
-                let _ = kernel.kernel.cancel(execution.id()).await;
+                // started (it then ends aborted, and no record is written).
+                let _ = kernel.kernel.cancel(bridge_id).await;
                 return Err(e.into());
             }
         };
-        kernel.outstanding.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        kernel.queued.lock().expect("queue lock").push(QueuedRun {
-            record: record.id,
-            bridge: execution.id(),
-            cell_id: cell_id.as_str().to_owned(),
-            requested_by: runner.id,
-        });
-        let earlier = {
-            let mut runs = self.cell_runs.entry((notebook.id, cell_id.as_str().to_owned())).or_insert(0);
-            *runs += 1;
-            *runs - 1
-        };
-        // The cell shows "queued" unless an earlier run of it is still going.
-        let first_ops = if earlier == 0 { vec![DocOp::State(ExecutionState::Queued)] } else { Vec::new() };
+        let _ = record_id.set(record.id);
+        let _ = record_tx.send(record.id);
         tracing::info!(notebook = %notebook.id, cell = cell_id.as_str(), execution = %record.id, kernel = %kernel.id, user = %runner.name, "run queued");
-        let run = PumpedRun { notebook: notebook.id, cell: cell_id, record: record.id, kernel, execution };
-        self.pumps.spawn(pump::pump(self.clone(), run, first_ops));
         Ok(record)
     }
 
@@ -155,7 +171,7 @@ impl Kernels {
         }
         let mut cancelled = Vec::new();
         let mut refused = false;
-        for kernel in self.all().into_iter().filter(|k| k.key.notebook == notebook.id) {
+        for kernel in self.all().into_iter().filter(|k| k.key.notebook() == Some(notebook.id)) {
             let mine = match kernel.key.owner {
                 KernelOwner::Shared => true,
                 KernelOwner::User(owner) => owner == caller.id,
@@ -174,8 +190,10 @@ impl Kernels {
                     continue;
                 }
                 // A run that started meanwhile is not cancelled (NotQueued).
-                if kernel.kernel.cancel(run.bridge).await.is_ok() {
-                    cancelled.push(run.record);
+                if kernel.kernel.cancel(run.bridge).await.is_ok()
+                    && let Some(record) = run.record.get()
+                {
+                    cancelled.push(*record);
                 }
             }
         }
@@ -216,8 +234,8 @@ impl Kernels {
     }
 
     /// A run started: it can no longer be cancelled.
-    pub(super) fn run_started(&self, kernel: &ManagedKernel, record: ExecutionId) {
-        kernel.queued.lock().expect("queue lock").retain(|r| r.record != record);
+    pub(super) fn run_started(&self, kernel: &ManagedKernel, run: kernel_bridge::ExecutionId) {
+        kernel.queued.lock().expect("queue lock").retain(|r| r.bridge != run);
         kernel.touch();
     }
 
@@ -227,9 +245,9 @@ impl Kernels {
         notebook: NotebookId,
         cell: &str,
         kernel: &ManagedKernel,
-        record: ExecutionId,
+        run: kernel_bridge::ExecutionId,
     ) -> usize {
-        kernel.queued.lock().expect("queue lock").retain(|r| r.record != record);
+        kernel.queued.lock().expect("queue lock").retain(|r| r.bridge != run);
         let _ = kernel.outstanding.fetch_update(
             std::sync::atomic::Ordering::SeqCst,
             std::sync::atomic::Ordering::SeqCst,

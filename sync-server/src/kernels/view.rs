@@ -2,7 +2,7 @@
 
 use kernel_bridge::KernelState;
 
-use super::{KernelOwner, ManagedKernel};
+use super::{KernelOwner, KernelScope, ManagedKernel};
 use crate::store::{NotebookId, ProjectId, Timestamp, UserId};
 
 /// A running kernel.
@@ -10,7 +10,10 @@ use crate::store::{NotebookId, ProjectId, Timestamp, UserId};
 pub struct KernelView {
     /// Stable id (kept across restarts).
     pub id: String,
-    pub notebook_id: NotebookId,
+    /// The notebook whose cells it runs (`null` for a console's kernel).
+    pub notebook_id: Option<NotebookId>,
+    /// The console it serves (`null` for a notebook's kernel).
+    pub console_id: Option<String>,
     pub project_id: ProjectId,
     /// The user whose kernel it is (thread mode), `null` for a notebook's shared kernel
     /// (pair mode).
@@ -44,7 +47,11 @@ impl KernelView {
         };
         KernelView {
             id: kernel.id.clone(),
-            notebook_id: kernel.key.notebook,
+            notebook_id: kernel.key.notebook(),
+            console_id: match &kernel.key.scope {
+                KernelScope::Console(id) => Some(id.clone()),
+                KernelScope::Notebook(_) => None,
+            },
             project_id: kernel.project,
             owner: match kernel.key.owner {
                 KernelOwner::User(user) => Some(user),

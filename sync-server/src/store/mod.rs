@@ -30,6 +30,13 @@ pub enum StoreError {
     /// The notebook is blocked by another user, who alone may change it.
     #[error("the notebook is blocked by user {}", .0.holder)]
     Blocked(NotebookBlock),
+    /// A project file is blocked by another user, who alone may change it: the file
+    /// itself, or (moving or deleting a folder) the first such file inside it.
+    #[error("`{path}` is blocked by user {}", .block.holder)]
+    FileBlocked { path: FilePath, block: FileBlock },
+    /// A change the file tree cannot take (a folder where a file is needed…).
+    #[error(transparent)]
+    FileTree(#[from] FileTreeError),
     /// The database could not be reached or the statement failed; callers treat this as
     /// "the database is unavailable" and retry later.
     #[error("database error: {0}")]
@@ -187,6 +194,101 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// gone. Called at start-up, so only where one server owns every kernel (a single
     /// node): on several nodes it would abort the other nodes' live runs.
     async fn abort_unfinished_executions(&self, reason: &str, at: Timestamp) -> StoreResult<u64>;
+
+    // --- project files ---
+    //
+    // A tree of files and folders per project, by path. Every folder above an entry exists
+    // as an entry of its own: writes, moves, copies and new folders create the missing
+    // ones (by `actor`, at `at`). A file blocked by someone other than `actor` refuses to
+    // be written, moved, replaced by a copy or deleted (`FileBlocked`), and so does a
+    // folder holding one when it is moved or deleted; the check and the change are atomic
+    // (every change to a project's files is serialised per project). Folders are never
+    // blocked. Lists are in tree order: each folder directly followed by its contents.
+
+    /// The entry at `path`, if there is one.
+    async fn file_entry(&self, project: ProjectId, path: &FilePath) -> StoreResult<Option<FileEntry>>;
+    /// The entries in `folder` (the whole project when `None`): its direct contents, or
+    /// everything below it when `recursive`. `NotFound` for a missing folder; a file is
+    /// listed as itself.
+    async fn list_files(
+        &self,
+        project: ProjectId,
+        folder: Option<&FilePath>,
+        recursive: bool,
+    ) -> StoreResult<Vec<FileEntry>>;
+    /// A file with its bytes (whose SHA-256 is the entry's), if there is one; `FileTree`
+    /// for a folder.
+    async fn file_content(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+    ) -> StoreResult<Option<(FileEntry, Vec<u8>)>>;
+    /// Creates or replaces the file at `path` on behalf of `actor`. `FileTree` when `path`
+    /// is a folder or a folder above it is a file; `NotFound` for an unknown project.
+    async fn write_file(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+        content: &FileContent,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<FileWritten>;
+    /// Creates an empty folder; `Conflict` when something is at `path` already.
+    async fn create_folder(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<FileEntry>;
+    /// Moves (renames) a file, or a folder with everything in it, in one transaction, and
+    /// returns the entry at `to`. Entries keep their ids, times and blocks. `NotFound`
+    /// for a missing `from`, `Conflict` when `to` exists (`FileBlocked` if someone else
+    /// blocks it), `FileTree` for a folder moved into itself.
+    async fn move_file(
+        &self,
+        project: ProjectId,
+        from: &FilePath,
+        to: &FilePath,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<FileEntry>;
+    /// Copies a file, or a folder with everything in it, and returns the entry at `to`.
+    /// The copies are new entries by `actor` at `at`, without blocks. Errors as for
+    /// moving (blocks on `from` do not matter: copying only reads it).
+    async fn copy_file(
+        &self,
+        project: ProjectId,
+        from: &FilePath,
+        to: &FilePath,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<FileEntry>;
+    /// Deletes a file, or a folder with everything in it, and returns how many entries
+    /// went. `NotFound` for a missing `path`.
+    async fn delete_file(&self, project: ProjectId, path: &FilePath, actor: UserId) -> StoreResult<u64>;
+    /// Blocks the file for `holder` since `at`, unless someone else holds a block, and
+    /// returns the entry as it is afterwards: its `block` says who won. One conditional
+    /// statement, so of two concurrent requests only one gets it. Blocking again as the
+    /// holder keeps the original time; a `Console` block replaces the holder's own
+    /// `Manual` one (never the reverse). `FileTree` for a folder.
+    async fn block_file(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+        holder: UserId,
+        reason: BlockReason,
+        at: Timestamp,
+    ) -> StoreResult<FileEntry>;
+    /// Lifts the block if `holder` holds it for `reason`, and returns the entry as it is
+    /// afterwards (still blocked if not).
+    async fn unblock_file(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+        holder: UserId,
+        reason: BlockReason,
+    ) -> StoreResult<FileEntry>;
 }
 
 /// A shared handle to whichever backend is configured.

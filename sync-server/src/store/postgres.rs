@@ -6,6 +6,7 @@
 
 mod accounts;
 mod executions;
+mod files;
 mod log;
 mod projects;
 
@@ -16,11 +17,12 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    ClientBinding, ExecutionFilter, ExecutionId, ExecutionRecord, ExecutionStatus, LoggedUpdate, Member,
-    NewExecution, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookMode,
+    BlockReason, ClientBinding, ExecutionFilter, ExecutionId, ExecutionRecord, ExecutionStatus, LoggedUpdate,
+    Member, NewExecution, NewNotebook, NewProject, NewToken, NewUpdate, NewUser, NotebookId, NotebookMode,
     NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult, StoredDocument, Timestamp,
     Token, User, UserId,
 };
+use super::{FileContent, FileEntry, FilePath, FileWritten};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -264,5 +266,94 @@ impl Store for PostgresStore {
 
     async fn abort_unfinished_executions(&self, reason: &str, at: Timestamp) -> StoreResult<u64> {
         executions::abort_unfinished_executions(&self.pool, reason, at).await
+    }
+
+    async fn file_entry(&self, project: ProjectId, path: &FilePath) -> StoreResult<Option<FileEntry>> {
+        files::file_entry(&self.pool, project, path).await
+    }
+
+    async fn list_files(
+        &self,
+        project: ProjectId,
+        folder: Option<&FilePath>,
+        recursive: bool,
+    ) -> StoreResult<Vec<FileEntry>> {
+        files::list_files(&self.pool, project, folder, recursive).await
+    }
+
+    async fn file_content(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+    ) -> StoreResult<Option<(FileEntry, Vec<u8>)>> {
+        files::file_content(&self.pool, project, path).await
+    }
+
+    async fn write_file(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+        content: &FileContent,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<FileWritten> {
+        files::write_file(&self.pool, project, path, content, actor, at).await
+    }
+
+    async fn create_folder(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<FileEntry> {
+        files::create_folder(&self.pool, project, path, actor, at).await
+    }
+
+    async fn move_file(
+        &self,
+        project: ProjectId,
+        from: &FilePath,
+        to: &FilePath,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<FileEntry> {
+        files::move_file(&self.pool, project, from, to, actor, at).await
+    }
+
+    async fn copy_file(
+        &self,
+        project: ProjectId,
+        from: &FilePath,
+        to: &FilePath,
+        actor: UserId,
+        at: Timestamp,
+    ) -> StoreResult<FileEntry> {
+        files::copy_file(&self.pool, project, from, to, actor, at).await
+    }
+
+    async fn delete_file(&self, project: ProjectId, path: &FilePath, actor: UserId) -> StoreResult<u64> {
+        files::delete_file(&self.pool, project, path, actor).await
+    }
+
+    async fn block_file(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+        holder: UserId,
+        reason: BlockReason,
+        at: Timestamp,
+    ) -> StoreResult<FileEntry> {
+        files::block_file(&self.pool, project, path, holder, reason, at).await
+    }
+
+    async fn unblock_file(
+        &self,
+        project: ProjectId,
+        path: &FilePath,
+        holder: UserId,
+        reason: BlockReason,
+    ) -> StoreResult<FileEntry> {
+        files::unblock_file(&self.pool, project, path, holder, reason).await
     }
 }

@@ -1,12 +1,16 @@
 //! What the two SQL backends share: turning constraint violations into [`StoreError`]s
 //! people can read, decoding the text columns of closed sets, checking final execution
-//! statuses, and planning how an append reserves sequence numbers.
+//! statuses, planning how an append reserves sequence numbers, and reading and judging
+//! project file entries.
 
 use std::collections::{BTreeMap, HashSet};
 
 use sqlx::error::ErrorKind;
 
-use super::{ExecutionStatus, NewUpdate, NotebookId, Seq, StoreError, UserId};
+use super::{
+    BlockReason, ExecutionStatus, FileBlock, FileEntry, FileKind, FilePath, FileTreeError, NewUpdate,
+    NotebookId, Seq, StoreError, StoreResult, Timestamp, UserId,
+};
 
 /// Maps a failed statement to the error callers act on: a unique violation becomes
 /// `Conflict(conflict())`, a foreign-key violation `NotFound(missing())`, anything else
@@ -124,6 +128,94 @@ pub(super) fn client_id_from_sql(id: i64) -> u64 {
 /// How many checkpoints per notebook `write_checkpoint` keeps. More than one so that a
 /// bad newest checkpoint (an encoder bug) can be recovered from an older one plus the log.
 pub(super) const CHECKPOINTS_KEPT: i64 = 3;
+
+// --- project files ---
+
+/// Reads a stored path; one that breaks today's rules (written by hand) is a decode error.
+pub(super) fn path_column(value: String) -> Result<FilePath, sqlx::Error> {
+    FilePath::parse(&value)
+        .map_err(|e| sqlx::Error::ColumnDecode { index: "path".to_owned(), source: Box::new(e) })
+}
+
+/// Reads a stored SHA-256 (32 bytes, or NULL for a folder).
+pub(super) fn sha256_column(value: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, sqlx::Error> {
+    value
+        .map(|bytes| {
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| sqlx::Error::ColumnDecode {
+                index: "sha256".to_owned(),
+                source: Box::new(UnexpectedValue { value: format!("{} bytes", bytes.len()) }),
+            })
+        })
+        .transpose()
+}
+
+/// Reads a stored size (never negative: the schema checks it).
+pub(super) fn size_column(value: i64) -> Result<u64, sqlx::Error> {
+    u64::try_from(value).map_err(|_| sqlx::Error::ColumnDecode {
+        index: "size".to_owned(),
+        source: Box::new(UnexpectedValue { value: value.to_string() }),
+    })
+}
+
+/// A file's block from its three columns, which the schema sets all or none of.
+pub(super) fn file_block(
+    blocked_by: Option<i64>,
+    blocked_at: Option<Timestamp>,
+    reason: Option<String>,
+) -> Result<Option<FileBlock>, sqlx::Error> {
+    match (blocked_by, blocked_at, reason) {
+        (Some(holder), Some(since), Some(reason)) => Ok(Some(FileBlock {
+            holder: UserId(holder),
+            since,
+            reason: parse_column("block_reason", &reason, BlockReason::parse)?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// A size for the database (sizes are far below 2^63).
+pub(super) fn size_to_sql(len: usize) -> i64 {
+    i64::try_from(len).unwrap_or(i64::MAX)
+}
+
+/// Sorts entries depth first: each folder directly followed by its contents.
+pub(super) fn sort_tree(entries: &mut [FileEntry]) {
+    entries.sort_by(|a, b| FilePath::tree_order(a.path.as_str(), b.path.as_str()));
+}
+
+/// Why a write guarded by "a file, not blocked by someone else" found `existing` and did
+/// not change it.
+pub(super) fn write_refusal(existing: FileEntry, actor: UserId) -> StoreError {
+    match existing {
+        FileEntry { kind: FileKind::Folder, path, .. } => FileTreeError::IsAFolder(path).into(),
+        FileEntry { block: Some(block), path, .. } if block.holder != actor => {
+            StoreError::FileBlocked { path, block }
+        }
+        // Impossible while the project's file lock is held; said plainly if it ever is not.
+        FileEntry { path, .. } => StoreError::Unavailable(format!("`{path}` changed meanwhile; try again")),
+    }
+}
+
+/// Refuses to move or copy `from` into itself, and to put anything where `target` (the
+/// entry at the destination, if any) already is: `FileBlocked` when someone other than
+/// `actor` blocks it, else `Conflict`.
+pub(super) fn check_destination(
+    from: &FilePath,
+    to: &FilePath,
+    target: Option<FileEntry>,
+    actor: UserId,
+) -> StoreResult<()> {
+    if to.is_inside(from) {
+        return Err(FileTreeError::IntoItself { from: from.clone(), to: to.clone() }.into());
+    }
+    match target {
+        None => Ok(()),
+        Some(FileEntry { block: Some(block), path, .. }) if block.holder != actor => {
+            Err(StoreError::FileBlocked { path, block })
+        }
+        Some(FileEntry { path, .. }) => Err(StoreError::Conflict(format!("`{path}`"))),
+    }
+}
 
 #[cfg(test)]
 mod tests {

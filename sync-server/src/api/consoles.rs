@@ -1,0 +1,240 @@
+//! Consoles (SPEC §2, §9, §10): a user's interactive kernel sessions in a project.
+//!
+//! - `POST /api/projects/{id}/consoles` opens the caller's default console (no `path`;
+//!   the same one again if it is open) or a console on a project file, which it holds.
+//!   Needs edit access: a console runs code in the project.
+//! - `POST /api/consoles/{id}/execute` runs code; `GET /api/consoles/{id}/events` streams
+//!   every run's events as server-sent events (JSON, nbformat output shapes);
+//!   `DELETE /api/consoles/{id}` closes it. Only its owner uses a console.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::Routes;
+use super::extract::{Id, JsonBody};
+use super::kernels::kernels_error;
+use super::views::ErrorBody;
+use crate::access::{Access, project_access};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::kernels::console::{Console, ConsoleError};
+use crate::kernels::view::KernelView;
+use crate::notebooks::DEFAULT_KERNELSPEC;
+use crate::store::{ProjectId, Timestamp, User, UserId};
+
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .post("/projects/{id}/consoles", open)
+        .get("/consoles", mine)
+        .post("/consoles/{console_id}/execute", execute)
+        .get("/consoles/{console_id}/events", events)
+        .delete("/consoles/{console_id}", close)
+}
+
+/// What opening a console takes.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub(super) struct OpenBody {
+    /// Kernelspec name (default `python3`).
+    #[serde(default)]
+    kernelspec: Option<String>,
+    /// The project file the console holds; none for the caller's default console.
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// An open console.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ConsoleView {
+    id: String,
+    project_id: ProjectId,
+    #[schema(value_type = i64)]
+    owner: UserId,
+    kernelspec: String,
+    /// The file it holds; `null` for the default console.
+    path: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+    kernel: KernelView,
+}
+
+impl ConsoleView {
+    fn of(console: &Console) -> ConsoleView {
+        ConsoleView {
+            id: console.id.clone(),
+            project_id: console.project,
+            owner: console.owner,
+            kernelspec: console.kernelspec.clone(),
+            path: console.path.clone(),
+            created_at: console.created_at,
+            kernel: KernelView::of(&console.kernel),
+        }
+    }
+}
+
+/// The caller's consoles.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ConsoleList {
+    consoles: Vec<ConsoleView>,
+}
+
+/// Code to run.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub(super) struct ExecuteBody {
+    code: String,
+}
+
+/// A queued console run: its number, which its events carry.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Queued {
+    execution: u64,
+}
+
+/// Open the caller's default console, or a console on a project file.
+#[utoipa::path(post, path = "/api/projects/{id}/consoles", operation_id = "open_console", tag = "consoles",
+    params(("id" = i64, Path, description = "Project id")),
+    request_body = OpenBody,
+    responses(
+        (status = 201, description = "Opened", body = ConsoleView),
+        (status = 200, description = "Already open (the default console, or the caller's console on that file)", body = ConsoleView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "No edit access", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 409, description = "`held_by_console`: another user's console holds the file; `kernelspec_not_installed`", body = ErrorBody),
+        (status = 429, description = "`kernel_limit_reached`", body = ErrorBody),
+        (status = 503, description = "`server_kernel_limit`, `kernel_start_failed`", body = ErrorBody),
+    ))]
+async fn open(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Id(id): Id<ProjectId>,
+    JsonBody(body): JsonBody<OpenBody>,
+) -> ApiResult<Response> {
+    let (project, access) = project_access(&state, Some(&caller.user), id).await?;
+    access.require(Access::Edit)?;
+    let path = body.path;
+    let kernelspec = body.kernelspec.unwrap_or_else(|| DEFAULT_KERNELSPEC.to_owned());
+    let (console, new) = state
+        .kernels
+        .open_console(project.id, caller.user.id, &kernelspec, path)
+        .await
+        .map_err(console_error)?;
+    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(ConsoleView::of(&console))).into_response())
+}
+
+/// The caller's open consoles.
+#[utoipa::path(get, path = "/api/consoles", operation_id = "list_my_consoles", tag = "consoles",
+    responses(
+        (status = 200, description = "The caller's consoles, oldest first", body = ConsoleList),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn mine(State(state): State<AppState>, caller: AuthUser) -> Json<ConsoleList> {
+    let consoles = state.kernels.consoles_of(caller.user.id).iter().map(|c| ConsoleView::of(c)).collect();
+    Json(ConsoleList { consoles })
+}
+
+/// Run code in the console; its events arrive on `GET /api/consoles/{console_id}/events`.
+#[utoipa::path(post, path = "/api/consoles/{console_id}/execute", operation_id = "console_execute", tag = "consoles",
+    params(("console_id" = String, Path, description = "Console id")),
+    request_body = ExecuteBody,
+    responses(
+        (status = 202, description = "Queued", body = Queued),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Someone else's console", body = ErrorBody),
+        (status = 404, description = "No such console", body = ErrorBody),
+        (status = 409, description = "`kernel_unavailable`", body = ErrorBody),
+    ))]
+async fn execute(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Id(console_id): Id<String>,
+    JsonBody(body): JsonBody<ExecuteBody>,
+) -> ApiResult<Response> {
+    let console = owned(&state, &caller.user, &console_id)?;
+    let execution = state.kernels.console_execute(&console, body.code).await.map_err(console_error)?;
+    Ok((StatusCode::ACCEPTED, Json(Queued { execution })).into_response())
+}
+
+/// The console's events as server-sent events, from now on: one `message` per event,
+/// `{"execution": n, "event": "started"|"output"|"update_display_data"|"clear_output"|"finished"|…, …}`
+/// (an `output` carries the nbformat output, a `finished` its status and execution count);
+/// a `lagged` event says how many messages a slow listener missed.
+#[utoipa::path(get, path = "/api/consoles/{console_id}/events", operation_id = "console_events", tag = "consoles",
+    params(("console_id" = String, Path, description = "Console id")),
+    responses(
+        (status = 200, description = "`text/event-stream` of JSON messages", content_type = "text/event-stream", body = String),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Someone else's console", body = ErrorBody),
+        (status = 404, description = "No such console", body = ErrorBody),
+    ))]
+async fn events(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Id(console_id): Id<String>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let console = owned(&state, &caller.user, &console_id)?;
+    let receiver = console.subscribe();
+    let stream = futures_util::stream::unfold((receiver, console), |(mut receiver, console)| async move {
+        loop {
+            let event = match receiver.recv().await {
+                Ok(message) => Event::default().json_data(&message).ok(),
+                Err(RecvError::Lagged(missed)) => {
+                    Some(Event::default().event("lagged").data(missed.to_string()))
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            if let Some(event) = event {
+                return Some((Ok(event), (receiver, console)));
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Close the console: its kernel is shut down and the file it held is free.
+#[utoipa::path(delete, path = "/api/consoles/{console_id}", operation_id = "close_console", tag = "consoles",
+    params(("console_id" = String, Path, description = "Console id")),
+    responses(
+        (status = 204, description = "Closed"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Someone else's console", body = ErrorBody),
+        (status = 404, description = "No such console", body = ErrorBody),
+    ))]
+async fn close(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Id(console_id): Id<String>,
+) -> ApiResult<StatusCode> {
+    let console = owned(&state, &caller.user, &console_id)?;
+    state.kernels.close_console(&console, "closed by its owner").await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The console if the caller owns it: 404 when there is none, 403 when it is someone
+/// else's.
+fn owned(state: &AppState, caller: &User, id: &str) -> ApiResult<Arc<Console>> {
+    let console = state.kernels.console(id).ok_or_else(|| ApiError::NotFound(format!("console {id}")))?;
+    if console.owner != caller.id {
+        return Err(ApiError::Forbidden("this is another user's console; only its owner may use it".into()));
+    }
+    Ok(console)
+}
+
+fn console_error(error: ConsoleError) -> ApiError {
+    match error {
+        ConsoleError::Held { .. } => {
+            ApiError::Refused { code: "held_by_console", message: error.to_string() }
+        }
+        ConsoleError::NotFound(id) => ApiError::NotFound(format!("console {id}")),
+        ConsoleError::Kernels(e) => kernels_error(e),
+    }
+}
