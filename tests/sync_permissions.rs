@@ -356,7 +356,7 @@ fn mode_and_block_changes_reach_open_rooms_and_every_client() {
     let api = Api::new(&fx.server.http());
     let (mut alice, mut carol) = start(&fx);
     let mut bob = fx.client(Kind::Js, "bob", &fx.bob);
-    assert_eq!(bob.dump()["talkbook"], json!({"mode": "thread", "block": null}));
+    assert_eq!(bob.dump()["talkbook"], json!({"mode": "thread", "others_may_run": false, "block": null}));
     bob.ok(json!({"cmd": "insert_text", "cell_id": ALICE_CELL, "index": 0, "text": "# bob\n"}));
     bob.expect_denied("belongs to alice");
     // The owner switches to pair mode: every client reads it, and Bob may now edit.

@@ -74,7 +74,7 @@ pub struct ServeConfig {
     #[arg(long, env = "TALKBOOK_CONSOLE_GRACE_SECONDS", default_value_t = 300)]
     pub console_grace_seconds: u64,
 
-    /// Runs one kernel may have queued or running; more are refused with 429.
+    /// Runs one kernel may have queued or running (at least 1); more are refused with 429.
     #[arg(long, env = "TALKBOOK_MAX_QUEUED_RUNS", default_value_t = 100)]
     pub max_queued_runs: usize,
 
@@ -128,7 +128,7 @@ impl ServeConfig {
             per_server: self.max_kernels,
             idle_timeout: (self.kernel_idle_seconds > 0)
                 .then(|| Duration::from_secs(self.kernel_idle_seconds)),
-            max_output_bytes: self.max_output_bytes.max(1024),
+            max_output_bytes: self.max_output_bytes.max(1),
             max_queued: self.max_queued_runs.max(1),
             work_root: self.db.data_dir.join("projects"),
             console_grace: Duration::from_secs(self.console_grace_seconds.max(1)),

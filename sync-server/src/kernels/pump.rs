@@ -249,8 +249,12 @@ pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<D
     write(&kernels, notebook, &cell, first_ops).await;
     let mut planner = Planner::new(kernels.config.max_output_bytes);
     let mut finished: Option<ExecutionEnd> = None;
+    // When the kernel said the run ended (not when its last outputs were written, which
+    // may be after the next queued run started).
+    let mut ended_at = Utc::now();
     while finished.is_none() {
         let Some(first) = execution.next_event().await else { break };
+        let batch_at = Utc::now();
         let mut events = vec![first];
         while events.len() < MAX_BATCH {
             match execution.next_event().now_or_never() {
@@ -264,13 +268,16 @@ pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<D
             planner.plan(event, &mut ops);
             match event {
                 ExecutionEvent::Started => started = true,
-                ExecutionEvent::Finished(end) => finished = Some(end.clone()),
+                ExecutionEvent::Finished(end) => {
+                    finished = Some(end.clone());
+                    ended_at = Utc::now();
+                }
                 _ => {}
             }
         }
         if started {
             kernels.run_started(&kernel, bridge_id);
-            let _ = records.send(RecordOp::Started(Utc::now()));
+            let _ = records.send(RecordOp::Started(batch_at));
         }
         if finished.is_some() {
             // The cell is idle unless another run of it is still queued.
@@ -286,7 +293,7 @@ pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<D
     });
     let (status, error) = record_outcome(&end, planner.last_error.take());
     let count = end.execution_count.map(|c| c as i64);
-    let _ = records.send(RecordOp::Finished { status, count, error, at: Utc::now() });
+    let _ = records.send(RecordOp::Finished { status, count, error, at: ended_at });
 }
 
 /// What happened to a run, for its record.
