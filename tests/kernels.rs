@@ -17,6 +17,8 @@ mod support;
 #[path = "api/client.rs"]
 mod client;
 
+#[path = "kernels/consoles.rs"]
+mod consoles;
 #[path = "kernels/control.rs"]
 mod control;
 #[path = "kernels/outputs.rs"]
@@ -25,6 +27,8 @@ mod outputs;
 mod records;
 #[path = "kernels/routing.rs"]
 mod routing;
+#[path = "kernels/sse.rs"]
+mod sse;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

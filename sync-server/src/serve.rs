@@ -28,6 +28,10 @@ async fn serve_async(config: ServeConfig) -> anyhow::Result<()> {
     if stale > 0 {
         tracing::info!(runs = stale, "runs left unfinished by the last server marked aborted");
     }
+    let released = store.release_console_blocks().await?;
+    if released > 0 {
+        tracing::info!(files = released, "file blocks of consoles the last server held released");
+    }
     let listener =
         TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;

@@ -1034,6 +1034,19 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            // The editor's default console holds no file: allowed, and answered 409 `no_file`.
+            route: "POST /api/consoles/{console_id}/run-file",
+            rule: Rule::EditorsOwn(409),
+            run: |m, scene, who| {
+                let console = m.editor_console(scene);
+                let reply = m.api().post_empty(&format!("/api/consoles/{console}/run-file"), m.auth(who));
+                if reply.status == 409 {
+                    assert_eq!(reply.json()["error"]["code"], json!("no_file"));
+                }
+                reply.status
+            },
+        },
+        Case {
             route: "GET /api/consoles/{console_id}/events",
             rule: Rule::EditorsOwn(200),
             run: |m, scene, who| {

@@ -20,6 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Routes;
 use super::extract::{Id, JsonBody};
+use super::files::{blocked, path_param};
 use super::kernels::kernels_error;
 use super::views::ErrorBody;
 use crate::access::{Access, project_access};
@@ -36,6 +37,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .post("/projects/{id}/consoles", open)
         .get("/consoles", mine)
         .post("/consoles/{console_id}/execute", execute)
+        .post("/consoles/{console_id}/run-file", run_file)
         .get("/consoles/{console_id}/events", events)
         .delete("/consoles/{console_id}", close)
 }
@@ -73,7 +75,7 @@ impl ConsoleView {
             project_id: console.project,
             owner: console.owner,
             kernelspec: console.kernelspec.clone(),
-            path: console.path.clone(),
+            path: console.path.as_ref().map(|p| p.as_str().to_owned()),
             created_at: console.created_at,
             kernel: KernelView::of(&console.kernel),
         }
@@ -107,8 +109,10 @@ pub(super) struct Queued {
         (status = 200, description = "Already open (the default console, or the caller's console on that file)", body = ConsoleView),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "No edit access", body = ErrorBody),
-        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 404, description = "No such project, or no such file in it", body = ErrorBody),
+        (status = 400, description = "`invalid_path`", body = ErrorBody),
         (status = 409, description = "`held_by_console`: another user's console holds the file; `kernelspec_not_installed`", body = ErrorBody),
+        (status = 423, description = "`blocked`: someone else blocks the file", body = super::views::FileBlockedErrorBody),
         (status = 429, description = "`kernel_limit_reached`", body = ErrorBody),
         (status = 503, description = "`server_kernel_limit`, `kernel_start_failed`", body = ErrorBody),
     ))]
@@ -120,13 +124,13 @@ async fn open(
 ) -> ApiResult<Response> {
     let (project, access) = project_access(&state, Some(&caller.user), id).await?;
     access.require(Access::Edit)?;
-    let path = body.path;
+    let path = body.path.as_deref().map(path_param).transpose()?;
     let kernelspec = body.kernelspec.unwrap_or_else(|| DEFAULT_KERNELSPEC.to_owned());
-    let (console, new) = state
-        .kernels
-        .open_console(project.id, caller.user.id, &kernelspec, path)
-        .await
-        .map_err(console_error)?;
+    let opened = state.kernels.open_console(project.id, caller.user.id, &kernelspec, path).await;
+    let (console, new) = match opened {
+        Ok(opened) => opened,
+        Err(e) => return Err(console_error(&state, e).await),
+    };
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(ConsoleView::of(&console))).into_response())
 }
@@ -160,7 +164,34 @@ async fn execute(
     JsonBody(body): JsonBody<ExecuteBody>,
 ) -> ApiResult<Response> {
     let console = owned(&state, &caller.user, &console_id)?;
-    let execution = state.kernels.console_execute(&console, body.code).await.map_err(console_error)?;
+    let execution = match state.kernels.console_execute(&console, body.code).await {
+        Ok(execution) => execution,
+        Err(e) => return Err(console_error(&state, e).await),
+    };
+    Ok((StatusCode::ACCEPTED, Json(Queued { execution })).into_response())
+}
+
+/// Run the file the console holds, as it is in the project now; its events arrive on
+/// `GET /api/consoles/{console_id}/events`.
+#[utoipa::path(post, path = "/api/consoles/{console_id}/run-file", operation_id = "console_run_file", tag = "consoles",
+    params(("console_id" = String, Path, description = "Console id")),
+    responses(
+        (status = 202, description = "Queued", body = Queued),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Someone else's console", body = ErrorBody),
+        (status = 404, description = "No such console, or its file is gone", body = ErrorBody),
+        (status = 409, description = "`no_file`: the console holds no file (the default console)", body = ErrorBody),
+    ))]
+async fn run_file(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Id(console_id): Id<String>,
+) -> ApiResult<Response> {
+    let console = owned(&state, &caller.user, &console_id)?;
+    let execution = match state.kernels.console_run_file(&console).await {
+        Ok(execution) => execution,
+        Err(e) => return Err(console_error(&state, e).await),
+    };
     Ok((StatusCode::ACCEPTED, Json(Queued { execution })).into_response())
 }
 
@@ -229,12 +260,16 @@ fn owned(state: &AppState, caller: &User, id: &str) -> ApiResult<Arc<Console>> {
     Ok(console)
 }
 
-fn console_error(error: ConsoleError) -> ApiError {
+async fn console_error(state: &AppState, error: ConsoleError) -> ApiError {
     match error {
         ConsoleError::Held { .. } => {
             ApiError::Refused { code: "held_by_console", message: error.to_string() }
         }
+        ConsoleError::Blocked { path, block } => blocked(state, &path, &block).await,
+        ConsoleError::NoSuchFile(path) => ApiError::NotFound(format!("file `{path}`")),
+        ConsoleError::NoFile => ApiError::Refused { code: "no_file", message: error.to_string() },
         ConsoleError::NotFound(id) => ApiError::NotFound(format!("console {id}")),
+        ConsoleError::Store(e) => e.into(),
         ConsoleError::Kernels(e) => kernels_error(e),
     }
 }

@@ -526,7 +526,7 @@ async fn unblock(
 }
 
 /// A path from a request: 400 `invalid_path` saying what is wrong with it.
-fn path_param(raw: &str) -> ApiResult<FilePath> {
+pub(super) fn path_param(raw: &str) -> ApiResult<FilePath> {
     FilePath::parse(raw).map_err(|e| ApiError::InvalidPath(e.to_string()))
 }
 
@@ -549,7 +549,7 @@ async fn named<T>(state: &AppState, result: StoreResult<T>) -> ApiResult<T> {
 }
 
 /// The 423 answer for a change to a file someone else blocks.
-async fn blocked(state: &AppState, path: &FilePath, block: &FileBlock) -> ApiError {
+pub(super) async fn blocked(state: &AppState, path: &FilePath, block: &FileBlock) -> ApiError {
     match FileBlockView::load(state, path.as_str(), block).await {
         Ok(view) => ApiError::FileBlocked(Box::new(view)),
         Err(e) => e,

@@ -70,6 +70,7 @@ use super::views::{ErrorBody, ErrorDetail};
         super::consoles::open,
         super::consoles::mine,
         super::consoles::execute,
+        super::consoles::run_file,
         super::consoles::events,
         super::consoles::close,
         super::files::list,

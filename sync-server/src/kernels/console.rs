@@ -4,8 +4,10 @@
 //!
 //! - Each user has one default console per project, attached to nothing; opening it again
 //!   returns the same console.
-//! - A console may be opened on a project file, which it then holds: one console per file.
-//!   (Blocking the file for others belongs to the file store.)
+//! - A console may be opened on a project file, which it then holds: the file is blocked
+//!   (reason `console`) for everyone else until the console closes, and cannot be
+//!   unblocked by hand meanwhile. Console blocks are released at start-up: consoles do not
+//!   survive the server.
 //! - A console closes when its owner closes it, when its kernel dies or is shut down (idle
 //!   culling included), when a file console has had nobody listening for the grace period,
 //!   and when the server stops.
@@ -19,7 +21,8 @@ use kernel_bridge::{ExecutionEvent, ExecutionRequest, KernelState};
 use tokio::sync::broadcast;
 
 use super::{KernelKey, KernelOwner, KernelScope, Kernels, KernelsError, ManagedKernel, uuid_like};
-use crate::store::{ProjectId, Timestamp, UserId};
+use crate::files::path::FilePath;
+use crate::store::{BlockReason, FileBlock, FileKind, ProjectId, StoreError, Timestamp, UserId};
 
 /// Messages kept for a listener that falls behind; past that it is told how many it
 /// missed.
@@ -33,7 +36,7 @@ pub struct Console {
     pub owner: UserId,
     pub kernelspec: String,
     /// The project file it holds; `None` for the owner's default console.
-    pub path: Option<String>,
+    pub path: Option<FilePath>,
     pub created_at: Timestamp,
     pub kernel: Arc<ManagedKernel>,
     events: broadcast::Sender<ConsoleMessage>,
@@ -65,9 +68,18 @@ impl Console {
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
     #[error("{path} is held by another console (of user {holder}); it is free when that console closes")]
-    Held { path: String, holder: UserId },
+    Held { path: FilePath, holder: UserId },
+    /// Someone else blocks the file (by hand or with their console).
+    #[error("{path} is blocked by user {}", block.holder)]
+    Blocked { path: FilePath, block: FileBlock },
+    #[error("`{0}` is not a file of this project")]
+    NoSuchFile(FilePath),
+    #[error("this console holds no file; open a console on a file to run it")]
+    NoFile,
     #[error("console {0} not found")]
     NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Kernels(#[from] KernelsError),
 }
@@ -81,7 +93,7 @@ impl Kernels {
         project: ProjectId,
         owner: UserId,
         kernelspec: &str,
-        path: Option<String>,
+        path: Option<FilePath>,
     ) -> Result<(Arc<Console>, bool), ConsoleError> {
         let existing = self
             .consoles
@@ -101,9 +113,20 @@ impl Kernels {
                 _ => Ok((console, false)),
             };
         }
+        if let Some(path) = &path {
+            self.hold(project, path, owner).await?;
+        }
         let id = uuid_like();
         let key = KernelKey { scope: KernelScope::Console(id.clone()), owner: KernelOwner::User(owner) };
-        let kernel = self.acquire(key, project, kernelspec, owner).await?;
+        let kernel = match self.acquire(key, project, kernelspec, owner).await {
+            Ok(kernel) => kernel,
+            Err(e) => {
+                if let Some(path) = &path {
+                    self.let_go(project, path, owner).await;
+                }
+                return Err(e.into());
+            }
+        };
         let (events, _) = broadcast::channel(BACKLOG);
         let console = Arc::new(Console {
             id: id.clone(),
@@ -120,6 +143,39 @@ impl Kernels {
         tracing::info!(console = %console.id, project = %project, owner = %owner, path = ?console.path, "console opened");
         self.pumps.spawn(watch(Arc::downgrade(self), console.clone(), self.config.console_grace));
         Ok((console, true))
+    }
+
+    /// Blocks the file for the console's owner (reason `console`), unless someone else
+    /// holds it.
+    async fn hold(&self, project: ProjectId, path: &FilePath, owner: UserId) -> Result<(), ConsoleError> {
+        let entry = self.store.file_entry(project, path).await?;
+        if !entry.is_some_and(|e| e.kind == FileKind::File) {
+            return Err(ConsoleError::NoSuchFile(path.clone()));
+        }
+        let after = self.store.block_file(project, path, owner, BlockReason::Console, Utc::now()).await?;
+        match after.block {
+            Some(block) if block.holder != owner => Err(ConsoleError::Blocked { path: path.clone(), block }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Lifts the console block of the owner on the file.
+    async fn let_go(&self, project: ProjectId, path: &FilePath, owner: UserId) {
+        if let Err(e) = self.store.unblock_file(project, path, owner, BlockReason::Console).await {
+            tracing::warn!(project = %project, path = %path, error = %e, "cannot release a console's file block");
+        }
+    }
+
+    /// Runs the file the console holds (its current content, from the project).
+    pub async fn console_run_file(&self, console: &Arc<Console>) -> Result<u64, ConsoleError> {
+        let path = console.path.as_ref().ok_or(ConsoleError::NoFile)?;
+        let (_, content) = self
+            .store
+            .file_content(console.project, path)
+            .await?
+            .ok_or_else(|| ConsoleError::NoSuchFile(path.clone()))?;
+        let code = String::from_utf8_lossy(&content).into_owned();
+        self.console_execute(console, code).await
     }
 
     /// A console by id.
@@ -171,6 +227,9 @@ impl Kernels {
             let _ = self.shut_down(&console.kernel).await;
         } else {
             self.forget(&console.kernel);
+        }
+        if let Some(path) = &console.path {
+            self.let_go(console.project, path, console.owner).await;
         }
         tracing::info!(console = %console.id, path = ?console.path, why, "console closed");
     }

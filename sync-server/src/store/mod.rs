@@ -289,6 +289,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         holder: UserId,
         reason: BlockReason,
     ) -> StoreResult<FileEntry>;
+    /// Lifts every console block (consoles do not survive the server that opened them)
+    /// and returns how many there were. Called at start-up (single node).
+    async fn release_console_blocks(&self) -> StoreResult<u64>;
 }
 
 /// A shared handle to whichever backend is configured.

@@ -356,4 +356,8 @@ impl Store for PostgresStore {
     ) -> StoreResult<FileEntry> {
         files::unblock_file(&self.pool, project, path, holder, reason).await
     }
+
+    async fn release_console_blocks(&self) -> StoreResult<u64> {
+        files::release_console_blocks(&self.pool).await
+    }
 }

@@ -421,6 +421,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<FileEntry> {
         files::unblock_file(self.write().await?, project, path, holder, reason).await
     }
+
+    async fn release_console_blocks(&self) -> StoreResult<u64> {
+        files::release_console_blocks(self.write().await?).await
+    }
 }
 
 #[cfg(test)]

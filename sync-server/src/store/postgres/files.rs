@@ -506,3 +506,14 @@ fn entry_from_row(row: &PgRow) -> Result<FileEntry, sqlx::Error> {
         )?,
     })
 }
+
+/// Lifts every console block.
+pub(super) async fn release_console_blocks(pool: &PgPool) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE project_files SET blocked_by = NULL, blocked_at = NULL, block_reason = NULL
+         WHERE block_reason = 'console'",
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -363,6 +363,18 @@ pub(super) async fn unblock_file(
     Ok(entry)
 }
 
+/// Lifts every console block.
+pub(super) async fn release_console_blocks(mut tx: Transaction<'static, Sqlite>) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE project_files SET blocked_by = NULL, blocked_at = NULL, block_reason = NULL
+         WHERE block_reason = 'console'",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
 /// Creates the folders above `path` that are missing; `FileTree` if one of them is a
 /// file. The folders go as one JSON array (SQLite has no arrays).
 async fn make_parents(
