@@ -132,6 +132,7 @@ impl ServeConfig {
             max_queued: self.max_queued_runs.max(1),
             work_root: self.db.data_dir.join("projects"),
             console_grace: Duration::from_secs(self.console_grace_seconds.max(1)),
+            max_file_bytes: self.max_file_bytes,
         }
     }
 

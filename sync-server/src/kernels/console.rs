@@ -197,14 +197,32 @@ impl Kernels {
         if console.is_closed() {
             return Err(ConsoleError::NotFound(console.id.clone()));
         }
+        if let Err(e) = console.kernel.workdir.refresh(&self.store).await {
+            tracing::warn!(console = %console.id, error = %e, "working directory not refreshed");
+        }
         let mut execution =
             console.kernel.kernel.execute(ExecutionRequest::new(code)).await.map_err(KernelsError::from)?;
         let number = execution.id().0;
         console.kernel.outstanding.fetch_add(1, Ordering::SeqCst);
         let console = console.clone();
+        let store = self.store.clone();
+        let max_file_bytes = self.config.max_file_bytes;
         self.pumps.spawn(async move {
             console.kernel.touch();
             while let Some(event) = execution.next_event().await {
+                if let ExecutionEvent::Finished(_) = &event {
+                    // Files the run wrote go into the project; what could not be stored is
+                    // said before the run's end.
+                    for note in console.kernel.workdir.collect(&store, console.owner, max_file_bytes).await {
+                        let text = format!("[talkbook] {note}\n");
+                        let output =
+                            kernel_bridge::Output::Stream { name: kernel_bridge::StreamName::Stderr, text };
+                        let _ = console.events.send(ConsoleMessage {
+                            execution: number,
+                            event: ExecutionEvent::Output(output),
+                        });
+                    }
+                }
                 // Nobody listening is fine: the run goes on.
                 let _ = console.events.send(ConsoleMessage { execution: number, event });
             }

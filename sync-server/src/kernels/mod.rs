@@ -18,6 +18,7 @@ pub mod console;
 mod pump;
 pub mod run;
 pub mod view;
+pub mod workdir;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -53,6 +54,8 @@ pub struct KernelConfig {
     pub work_root: PathBuf,
     /// A console holding a file closes after nobody has listened to it this long.
     pub console_grace: Duration,
+    /// Largest file a kernel's run may store back into the project.
+    pub max_file_bytes: u64,
 }
 
 /// Whose kernel it is.
@@ -112,6 +115,8 @@ pub struct ManagedKernel {
     pub kernelspec: String,
     pub started_at: Timestamp,
     pub kernel: Kernel,
+    /// Its copy of the project's files.
+    pub workdir: workdir::WorkDir,
     /// Runs queued or running.
     outstanding: AtomicUsize,
     queued: Mutex<Vec<QueuedRun>>,
@@ -193,6 +198,12 @@ impl Kernels {
     /// A kernel manager finding kernelspecs as Jupyter does from this process's
     /// environment, and its idle culler.
     pub fn new(config: KernelConfig, store: DynStore, rooms: Arc<Rooms>) -> Arc<Kernels> {
+        // Working directories of kernels a stopped or crashed server ran: nothing uses them.
+        if config.work_root.exists()
+            && let Err(e) = std::fs::remove_dir_all(&config.work_root)
+        {
+            tracing::warn!(dir = %config.work_root.display(), error = %e, "cannot remove old working directories");
+        }
         let kernels = Arc::new(Kernels {
             slots: DashMap::new(),
             by_id: DashMap::new(),
@@ -301,7 +312,8 @@ impl Kernels {
             DiscoveryError::NotFound { .. } => KernelsError::NoSuchKernelspec { name: kernelspec.to_owned() },
             other => KernelsError::StartFailed(other.to_string()),
         })?;
-        let dir = self.config.work_root.join(project.0.to_string());
+        let id = uuid_like();
+        let dir = self.config.work_root.join(project.0.to_string()).join(&id);
         std::fs::create_dir_all(&dir)
             .map_err(|e| KernelsError::StartFailed(format!("cannot create {}: {e}", dir.display())))?;
         let mut options = KernelOptions::new(&dir);
@@ -311,7 +323,6 @@ impl Kernels {
         };
         let kernel =
             Kernel::start(spec, options).await.map_err(|e| KernelsError::StartFailed(e.to_string()))?;
-        let id = uuid_like();
         tracing::info!(kernel = %id, scope = ?key.scope, owner = ?key.owner, pid = kernel.pid(), kernelspec, "kernel started");
         let now = Utc::now();
         Ok(Arc::new(ManagedKernel {
@@ -322,6 +333,7 @@ impl Kernels {
             kernelspec: kernelspec.to_owned(),
             started_at: now,
             kernel,
+            workdir: workdir::WorkDir::new(dir, project),
             outstanding: AtomicUsize::new(0),
             queued: Mutex::new(Vec::new()),
             last_activity: Mutex::new((Instant::now(), now)),
@@ -381,6 +393,7 @@ impl Kernels {
             }
         }
         self.forget(managed);
+        managed.workdir.remove().await;
         tracing::info!(kernel = %managed.id, "kernel shut down");
         Ok(result?)
     }

@@ -18,7 +18,7 @@ use kernel_bridge::{EndCause, Execution, ExecutionEnd, ExecutionEvent, Execution
 use super::{Kernels, ManagedKernel};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{DynStore, ExecutionId, ExecutionStatus as RecordStatus, NotebookId, Timestamp};
+use crate::store::{DynStore, ExecutionId, ExecutionStatus as RecordStatus, NotebookId, Timestamp, UserId};
 
 /// Events taken into one document edit at most.
 const MAX_BATCH: usize = 256;
@@ -234,6 +234,8 @@ pub(crate) struct PumpedRun {
     /// The record's id, once it is written (dropped if it could not be).
     pub record: oneshot::Receiver<ExecutionId>,
     pub kernel: Arc<ManagedKernel>,
+    /// Who the files the run writes are stored for.
+    pub writer: UserId,
     pub execution: Execution,
 }
 
@@ -241,7 +243,7 @@ pub(crate) struct PumpedRun {
 /// its start and end into the execution record. Runs on even if the person who asked has
 /// gone.
 pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<DocOp>) {
-    let PumpedRun { notebook, cell, record, kernel, mut execution } = run;
+    let PumpedRun { notebook, cell, record, kernel, writer, mut execution } = run;
     // The record is written beside the document, never in the way of outputs.
     let (records, record_ops) = mpsc::unbounded_channel();
     kernels.pumps.spawn(write_record(kernels.store.clone(), record, record_ops));
@@ -280,6 +282,14 @@ pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<D
             let _ = records.send(RecordOp::Started(batch_at));
         }
         if finished.is_some() {
+            // Files the run wrote go into the project before the cell shows idle; what
+            // could not be stored is said in the cell.
+            for note in kernel.workdir.collect(&kernels.store, writer, kernels.config.max_file_bytes).await {
+                ops.push(DocOp::Append(Output::Stream {
+                    name: "stderr".into(),
+                    text: format!("[talkbook] {note}\n"),
+                }));
+            }
             // The cell is idle unless another run of it is still queued.
             let left = kernels.run_ended(notebook, cell.as_str(), &kernel, bridge_id);
             ops.push(DocOp::State(if left == 0 { ExecutionState::Idle } else { ExecutionState::Queued }));

@@ -95,6 +95,10 @@ impl Kernels {
         if kernel.outstanding() >= self.config.max_queued {
             return Err(KernelsError::QueueFull { limit: self.config.max_queued }.into());
         }
+        // The project's files as they are now, for the code to read.
+        if let Err(e) = kernel.workdir.refresh(&self.store).await {
+            tracing::warn!(kernel = %kernel.id, error = %e, "working directory not refreshed");
+        }
         // Sent to the kernel first, so its records and the document are written while it
         // already runs.
         let execution = kernel
@@ -124,11 +128,18 @@ impl Kernels {
         // Outputs are written from now on; the record is written beside them.
         let (record_tx, record_rx) = tokio::sync::oneshot::channel();
         let bridge_id = execution.id();
+        // Files the run writes are stored as the kernel's user (whoever asked, for a
+        // shared kernel).
+        let writer = match owner {
+            KernelOwner::User(user) => user,
+            KernelOwner::Shared => runner.id,
+        };
         let run = PumpedRun {
             notebook: notebook.id,
             cell: cell_id.clone(),
             record: record_rx,
             kernel: kernel.clone(),
+            writer,
             execution,
         };
         self.pumps.spawn(pump::pump(self.clone(), run, first_ops));
