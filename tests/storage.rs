@@ -15,6 +15,8 @@ mod executions;
 mod files;
 #[path = "support/storage/fixtures.rs"]
 mod fixtures;
+#[path = "support/storage/jobs.rs"]
+mod jobs;
 #[path = "support/storage/log.rs"]
 mod log;
 #[path = "support/storage/members.rs"]
@@ -112,6 +114,15 @@ on_both_backends!(
     files::of_concurrent_file_block_requests_exactly_one_wins,
     files::changes_to_a_file_blocked_by_someone_else_are_refused,
     files::files_go_with_their_project,
+    jobs::a_job_is_recorded_from_queue_to_end_with_every_field,
+    jobs::the_first_end_of_a_job_wins,
+    jobs::jobs_are_listed_newest_first_per_project,
+    jobs::generated_files_are_recorded_once_logs_first_then_in_byte_order,
+    jobs::jobs_hold_the_files_they_generated_and_the_folders_above_them,
+    jobs::deleting_a_job_frees_its_files,
+    jobs::aborting_unfinished_jobs_touches_only_queued_and_running_ones,
+    jobs::jobs_go_with_their_project,
+    jobs::unknown_jobs_projects_and_users_are_not_found,
 );
 
 // --- SQLite only: the file itself ---

@@ -291,6 +291,21 @@ mod ports {
     }
 }
 
+/// Starts a process the way kernels are started: it dies with this process (see the module
+/// docs), runs in its own process group, has stdin closed and stdout and stderr piped, and
+/// is killed when its `Child` is dropped. For work that is not a kernel, such as a
+/// server's background jobs.
+pub async fn spawn_child(
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    working_dir: PathBuf,
+) -> std::io::Result<Child> {
+    if argv.is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command to run"));
+    }
+    launcher::spawn(SpawnJob { argv, env, working_dir, parent_death_signal: true }).await
+}
+
 /// Everything needed to fork the kernel, handed to the launcher thread.
 #[derive(Debug)]
 struct SpawnJob {

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{RouteEntry, Routes};
 use crate::config::ServeConfig;
+use crate::jobs::Jobs;
 use crate::kernels::Kernels;
 use crate::metrics::METRICS;
 use crate::rooms::{RoomConfig, Rooms};
@@ -23,6 +24,7 @@ pub struct AppState {
     pub store: DynStore,
     pub rooms: Arc<Rooms>,
     pub kernels: Arc<Kernels>,
+    pub jobs: Arc<Jobs>,
     pub config: Arc<ServeConfig>,
 }
 
@@ -36,7 +38,8 @@ impl AppState {
         };
         let rooms = Arc::new(Rooms::new(store.clone(), room_config));
         let kernels = Kernels::new(config.kernels(), store.clone(), rooms.clone());
-        Self { rooms, kernels, store, config: Arc::new(config) }
+        let jobs = Jobs::new(config.jobs(), store.clone());
+        Self { rooms, kernels, jobs, store, config: Arc::new(config) }
     }
 }
 
@@ -72,6 +75,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let rooms = state.rooms.clone();
     let kernels = state.kernels.clone();
+    let jobs = state.jobs.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = router(state);
     // Small WebSocket frames would otherwise wait for the peer's delayed ACK (SPEC §14).
@@ -86,6 +90,7 @@ pub async fn run(
     shutdown.await;
     // Kernels first: the last outputs and states of their runs go into the rooms.
     kernels.shutdown().await;
+    jobs.shutdown().await;
     tracing::info!("shutting down: flushing rooms");
     // Rooms first: they close their WebSockets, which lets the HTTP server finish.
     rooms.shutdown().await;

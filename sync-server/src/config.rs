@@ -74,6 +74,10 @@ pub struct ServeConfig {
     #[arg(long, env = "TALKBOOK_CONSOLE_GRACE_SECONDS", default_value_t = 300)]
     pub console_grace_seconds: u64,
 
+    /// Background jobs one user may have running at once; more wait queued.
+    #[arg(long, env = "TALKBOOK_MAX_JOBS_PER_USER", default_value_t = 2)]
+    pub max_jobs_per_user: usize,
+
     /// Runs one kernel may have queued or running (at least 1); more are refused with 429.
     #[arg(long, env = "TALKBOOK_MAX_QUEUED_RUNS", default_value_t = 100)]
     pub max_queued_runs: usize,
@@ -132,6 +136,15 @@ impl ServeConfig {
             max_queued: self.max_queued_runs.max(1),
             work_root: self.db.data_dir.join("projects"),
             console_grace: Duration::from_secs(self.console_grace_seconds.max(1)),
+            max_file_bytes: self.max_file_bytes,
+        }
+    }
+
+    /// The job runner's settings; jobs work in `<data dir>/projects/<project id>/job-<id>`.
+    pub fn jobs(&self) -> crate::jobs::JobsConfig {
+        crate::jobs::JobsConfig {
+            per_user: self.max_jobs_per_user.max(1),
+            work_root: self.db.data_dir.join("projects"),
             max_file_bytes: self.max_file_bytes,
         }
     }

@@ -26,6 +26,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod files;
+pub mod jobs;
 pub mod kernels;
 pub mod metrics;
 pub mod names;

@@ -28,6 +28,12 @@ async fn serve_async(config: ServeConfig) -> anyhow::Result<()> {
     if stale > 0 {
         tracing::info!(runs = stale, "runs left unfinished by the last server marked aborted");
     }
+    let stale_jobs = store
+        .abort_unfinished_jobs("the server stopped while the job was queued or running", chrono::Utc::now())
+        .await?;
+    if stale_jobs > 0 {
+        tracing::info!(jobs = stale_jobs, "jobs left unfinished by the last server marked failed");
+    }
     let released = store.release_console_blocks().await?;
     if released > 0 {
         tracing::info!(files = released, "file blocks of consoles the last server held released");

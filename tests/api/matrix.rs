@@ -294,6 +294,37 @@ impl Matrix<'_> {
             .unwrap_or_else(|| panic!("status line {line:?}"))
     }
 
+    /// Submits a job of the editor's running `script` (written into the scene's project
+    /// with `content` first); its id.
+    fn editor_job(&self, scene: &Scene, script: &str, content: &str) -> i64 {
+        seed_file(self.env, scene.project, script, content.as_bytes(), &self.editor);
+        let path = format!("/api/projects/{}/jobs", scene.project);
+        let reply = self.api().post_json(&path, Auth::Bearer(&self.editor.token), &json!({"path": script}));
+        reply.expect(201);
+        reply.json()["id"].as_i64().expect("job id")
+    }
+
+    /// The job's state as its owner sees it.
+    fn job_state(&self, id: i64) -> String {
+        let reply = self.api().get(&format!("/api/jobs/{id}"), Auth::Bearer(&self.editor.token));
+        reply.expect(200);
+        reply.json()["state"].as_str().expect("state").to_owned()
+    }
+
+    /// Waits until the job has ended (a short script).
+    fn job_ended(&self, id: i64) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let state = self.job_state(id);
+            if ["finished", "failed", "terminated"].contains(&state.as_str())
+                || std::time::Instant::now() > deadline
+            {
+                return state;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Ids of the user's running kernels.
     fn kernel_ids(&self, user: &TestUser) -> Vec<String> {
         let reply = self.api().get("/api/kernels", Auth::Bearer(&user.token));
@@ -1067,6 +1098,80 @@ fn cases() -> Vec<Case> {
                     .iter()
                     .any(|c| c["id"] == json!(console));
                 assert_eq!(open, !ok(status), "closed only if allowed");
+                status
+            },
+        },
+        // --- jobs ---
+        Case {
+            route: "POST /api/projects/{id}/jobs",
+            rule: Rule::Edit(201),
+            run: |m, scene, who| {
+                seed_file(m.env, scene.project, "quick.py", b"print('quick')", &m.owner);
+                let path = format!("/api/projects/{}/jobs", scene.project);
+                let reply = m.api().post_json(&path, m.auth(who), &json!({"path": "quick.py"}));
+                if ok(reply.status) {
+                    let job = reply.json();
+                    assert_eq!(job["owner"], json!(m.user(who).expect("signed in").user.id.0));
+                    let id = job["id"].as_i64().expect("id");
+                    assert_eq!(m.job_ended(id), "finished");
+                }
+                reply.status
+            },
+        },
+        Case {
+            route: "GET /api/projects/{id}/jobs",
+            rule: Rule::View(200),
+            run: |m, scene, who| {
+                let reply = m.api().get(&format!("/api/projects/{}/jobs", scene.project), m.auth(who));
+                if ok(reply.status) {
+                    for job in reply.json()["jobs"].as_array().expect("list") {
+                        assert_eq!(job["project_id"], json!(scene.project));
+                    }
+                }
+                reply.status
+            },
+        },
+        Case {
+            route: "GET /api/jobs/{job_id}",
+            rule: Rule::View(200),
+            run: |m, scene, who| {
+                let job = m.editor_job(scene, "read.py", "print('read')");
+                let reply = m.api().get(&format!("/api/jobs/{job}"), m.auth(who));
+                if ok(reply.status) {
+                    assert_eq!(reply.json()["script"], json!("read.py"));
+                }
+                m.job_ended(job);
+                reply.status
+            },
+        },
+        Case {
+            // The editor's job: the editor and the project's owner may stop it.
+            route: "POST /api/jobs/{job_id}/terminate",
+            rule: Rule::HolderOrOwner(200),
+            run: |m, scene, who| {
+                let job = m.editor_job(scene, "long.sh", "sleep 120");
+                let status = m.api().post_empty(&format!("/api/jobs/{job}/terminate"), m.auth(who)).status;
+                if ok(status) {
+                    assert_eq!(m.job_state(job), "terminated");
+                } else {
+                    assert_ne!(m.job_state(job), "terminated", "a refused terminate stops nothing");
+                    m.api()
+                        .post_empty(&format!("/api/jobs/{job}/terminate"), Auth::Bearer(&m.editor.token))
+                        .expect(200);
+                }
+                status
+            },
+        },
+        Case {
+            route: "DELETE /api/jobs/{job_id}",
+            rule: Rule::HolderOrOwner(204),
+            run: |m, scene, who| {
+                let job = m.editor_job(scene, "done.py", "print('done')");
+                m.job_ended(job);
+                let status = m.api().delete(&format!("/api/jobs/{job}"), m.auth(who)).status;
+                let exists =
+                    m.api().get(&format!("/api/jobs/{job}"), Auth::Bearer(&m.editor.token)).status == 200;
+                assert_eq!(exists, !ok(status), "gone only if deleted");
                 status
             },
         },

@@ -60,7 +60,8 @@ impl Kx {
         )
     }
 
-    /// Writes a project file straight into the store, as alice.
+    /// Writes a project file straight into the store, as alice: a console holds only a
+    /// file that exists.
     fn seed_file(&self, path: &str, text: &str) {
         let path = FilePath::parse(path).expect("a file path");
         let content = FileContent::new(text.as_bytes().to_vec());
@@ -100,25 +101,28 @@ fn finished(run: &[Value]) -> &Value {
     last
 }
 
-/// The messages of a run of `code` that printed `stdout` and whose value is `result`
-/// (execution count `count`), exactly as a listener receives them.
+/// Exactly the messages a listener receives for run `execution` when it printed `stdout`
+/// and its value is `result`, with execution count `count`.
 fn expected_run(execution: u64, count: u64, stdout: &str, result: &str) -> Vec<Value> {
-    let at = |mut message: Value| {
-        message["execution"] = json!(execution);
-        message
-    };
-    vec![
-        at(json!({"event": "started"})),
-        at(json!({"event": "status", "status": "busy"})),
-        at(json!({"event": "execute_input", "execution_count": count})),
-        at(json!({"event": "output", "output_type": "stream", "name": "stdout", "text": stdout})),
-        at(json!({"event": "output", "output_type": "execute_result", "execution_count": count,
-                  "data": {"text/plain": result}, "metadata": {}})),
-        at(json!({"event": "status", "status": "idle"})),
-        at(
-            json!({"event": "finished", "status": "ok", "execution_count": count, "cause": {"kind": "reply"}}),
-        ),
-    ]
+    let end =
+        json!({"event": "finished", "status": "ok", "execution_count": count, "cause": {"kind": "reply"}});
+    let messages = [
+        json!({"event": "started"}),
+        json!({"event": "status", "status": "busy"}),
+        json!({"event": "execute_input", "execution_count": count}),
+        json!({"event": "output", "output_type": "stream", "name": "stdout", "text": stdout}),
+        json!({"event": "output", "output_type": "execute_result", "execution_count": count,
+               "data": {"text/plain": result}, "metadata": {}}),
+        json!({"event": "status", "status": "idle"}),
+        end,
+    ];
+    messages
+        .into_iter()
+        .map(|mut message| {
+            message["execution"] = json!(execution);
+            message
+        })
+        .collect()
 }
 
 fn a_console_streams_each_runs_events_to_its_owner(backend: Backend) {
@@ -171,7 +175,6 @@ fn a_console_streams_each_runs_events_to_its_owner(backend: Backend) {
     eventually("the closed console's kernel process ends", || process_gone(pid).then_some(()));
     kx.execute_reply(alice, &console, "1").expect(404);
     kx.api.delete(&format!("/api/consoles/{id}"), Auth::Bearer(&alice.token)).expect(404);
-    events.wait_end();
 }
 
 #[test]
@@ -182,4 +185,195 @@ fn a_console_streams_each_runs_events_to_its_owner_on_sqlite() {
 #[test]
 fn a_console_streams_each_runs_events_to_its_owner_on_postgres() {
     a_console_streams_each_runs_events_to_its_owner(Backend::Postgres);
+}
+
+#[test]
+fn two_users_consoles_run_in_separate_processes_and_are_theirs_alone() {
+    let kx = Kx::new(Backend::Sqlite, NotebookMode::Thread);
+    let (alice, bob, vera) = (&kx.fx.alice, &kx.fx.bob, &kx.fx.vera);
+    let alice_console = kx.open_console(alice, &json!({}));
+    let bob_console = kx.open_console(bob, &json!({}));
+    assert_ne!(alice_console["id"], bob_console["id"], "two users share a default console");
+    let (alice_events, bob_events) = (kx.listen(alice, &alice_console), kx.listen(bob, &bob_console));
+
+    let run = kx.execute(alice, &alice_console, "import os\nx = 41\nos.getpid()");
+    let alice_pid = result_of(&alice_events.run(run));
+    let run = kx.execute(bob, &bob_console, PID_CODE);
+    let bob_pid = result_of(&bob_events.run(run));
+    assert_ne!(alice_pid, bob_pid, "alice's and bob's consoles run in one process");
+    assert_eq!(alice_pid, kernel_pid(&alice_console).to_string());
+    assert_eq!(bob_pid, kernel_pid(&bob_console).to_string());
+    // What alice defines is not in bob's namespace.
+    let run = kx.execute(bob, &bob_console, "x + 1");
+    let bob_run = bob_events.run(run);
+    let outputs: Vec<&Value> = bob_run.iter().filter(|m| m["event"] == "output").collect();
+    assert_eq!(outputs.len(), 1, "{bob_run:?}");
+    assert_error(outputs[0], "NameError", "name 'x' is not defined");
+    assert_eq!(finished(&bob_run)["status"], "error");
+    let run = kx.execute(alice, &alice_console, "x + 1");
+    assert_eq!(result_of(&alice_events.run(run)), "42");
+
+    // Each lists only their own console; nobody else may use it.
+    assert_eq!(kx.console_ids(alice), [alice_console["id"].clone()]);
+    assert_eq!(kx.console_ids(bob), [bob_console["id"].clone()]);
+    let alice_id = id_of(&alice_console);
+    let reply = kx.execute_reply(bob, &alice_console, "print('from bob')");
+    reply.expect(403);
+    assert_eq!(error_body(&reply).0, "forbidden");
+    kx.api.get(&format!("/api/consoles/{alice_id}/events"), Auth::Bearer(&bob.token)).expect(403);
+    kx.api.delete(&format!("/api/consoles/{alice_id}"), Auth::Bearer(&bob.token)).expect(403);
+    kx.execute_reply(alice, &json!({"id": "no-such-console"}), "1").expect(404);
+    kx.api.get("/api/consoles/no-such-console/events", Auth::Bearer(&alice.token)).expect(404);
+    kx.api.delete("/api/consoles/no-such-console", Auth::Bearer(&alice.token)).expect(404);
+    kx.api.get("/api/consoles", Auth::None).expect(401);
+    kx.api
+        .post_json(&format!("/api/consoles/{alice_id}/execute"), Auth::None, &json!({"code": "1"}))
+        .expect(401);
+    // A viewer may not open one: a console runs code in the project.
+    let reply = kx.open_console_reply(vera, &json!({}));
+    reply.expect(403);
+    assert_eq!(error_body(&reply).0, "forbidden");
+    assert_eq!(kx.consoles(vera), Vec::<Value>::new());
+    // None of that reached alice's console: her next run is the next thing she hears.
+    let run = kx.execute(alice, &alice_console, "x");
+    assert_eq!(result_of(&alice_events.run(run)), "41");
+    assert_eq!(kx.console_ids(alice), [alice_console["id"].clone()]);
+    assert!(!process_gone(kernel_pid(&alice_console)));
+}
+
+#[test]
+fn a_file_console_holds_its_file_until_it_is_closed_or_its_kernel_dies() {
+    let kx = Kx::new(Backend::Sqlite, NotebookMode::Thread);
+    let (alice, bob) = (&kx.fx.alice, &kx.fx.bob);
+    for path in ["analysis.py", "other.py"] {
+        kx.seed_file(path, "print('analysis')\n");
+    }
+    let file = json!({"path": "analysis.py"});
+    let held = kx.open_console(alice, &file);
+    assert_eq!(held["path"], "analysis.py", "{held}");
+    // Alice opening it again gets the same console; her default console is another one.
+    let again = kx.open_console_reply(alice, &json!({"path": "analysis.py", "kernelspec": "python3"}));
+    again.expect(200);
+    assert_eq!(again.json()["id"], held["id"]);
+    let default = kx.open_console(alice, &json!({}));
+    assert_ne!(default["id"], held["id"]);
+    assert_eq!(kx.console_ids(alice), [held["id"].clone(), default["id"].clone()]);
+    assert_eq!(kx.kernels(alice).len(), 2, "each console has its own kernel");
+
+    // Bob may not open a console on the file while alice's holds it; other files are free.
+    let refused = kx.open_console_reply(bob, &file);
+    refused.expect(409);
+    let (code, message) = error_body(&refused);
+    assert_eq!(code, "held_by_console");
+    assert!(message.contains("analysis.py"), "{message}");
+    assert_eq!(kx.consoles(bob), Vec::<Value>::new(), "a refused open left a console");
+    assert_eq!(kx.kernels(bob), Vec::<Value>::new(), "a refused open left a kernel");
+    let other = kx.open_console(bob, &json!({"path": "other.py"}));
+    assert_eq!(other["path"], "other.py");
+
+    // Alice closes hers: its kernel goes, her default console stays, and the file is free.
+    let held_pid = kernel_pid(&held);
+    kx.api.delete(&format!("/api/consoles/{}", id_of(&held)), Auth::Bearer(&alice.token)).expect(204);
+    assert_eq!(kx.console_ids(alice), [default["id"].clone()]);
+    assert!(kx.kernels(alice).iter().all(|k| k["console_id"] != held["id"]), "its kernel is still listed");
+    eventually("the closed console's kernel process ends", || process_gone(held_pid).then_some(()));
+    let bobs = kx.open_console(bob, &file);
+    assert_eq!(bobs["owner"], json!(bob.user.id.0));
+    kx.open_console_reply(alice, &file).expect(409);
+
+    // Bob's kernel dies: the run says so, the console closes by itself, the file is free.
+    let events = kx.listen(bob, &bobs);
+    let run = kx.execute(bob, &bobs, "import os\nos._exit(1)");
+    let run = events.run(run);
+    let end = finished(&run);
+    assert_eq!((&end["status"], &end["cause"]["kind"]), (&json!("error"), &json!("kernel_died")), "{end}");
+    eventually("the console whose kernel died closes", || {
+        kx.consoles(bob).iter().all(|c| c["id"] != bobs["id"]).then_some(())
+    });
+    eventually("the dead kernel's process is gone", || process_gone(kernel_pid(&bobs)).then_some(()));
+    eventually("the dead kernel leaves the list", || {
+        kx.kernels(bob).iter().all(|k| k["console_id"] != bobs["id"]).then_some(())
+    });
+    kx.execute_reply(bob, &bobs, "1").expect(404);
+    assert_eq!(kx.console_ids(bob), [other["id"].clone()]);
+    // The console leaves the list a moment before the server has let go of its file: until
+    // then, the file is still blocked (423) for anyone else.
+    let reopened = eventually("alice can open a console on the freed file", || {
+        let reply = kx.open_console_reply(alice, &file);
+        if reply.status == 423 {
+            return None;
+        }
+        reply.expect(201);
+        Some(reply.json())
+    });
+    assert_eq!(reopened["owner"], json!(alice.user.id.0));
+}
+
+#[test]
+fn consoles_count_against_the_per_user_kernel_limit() {
+    let kx = Kx::with_env(Backend::Sqlite, NotebookMode::Thread, &[("TALKBOOK_MAX_KERNELS_PER_USER", "1")]);
+    let nb = kx.fx.notebook;
+    let (alice, bob) = (&kx.fx.alice, &kx.fx.bob);
+    kx.seed_file("analysis.py", "");
+    let mut alice_client = kx.client(Kind::Js, "alice", alice, nb);
+    kx.add_code(&mut alice_client, nb, "pid", PID_CODE);
+    assert_eq!(kx.run_to_end(alice, nb, "pid")["status"], "ok");
+    let notebook_kernel = kx.only_kernel(alice);
+
+    // Alice's one kernel runs her notebook: no console for her.
+    let refused = kx.open_console_reply(alice, &json!({}));
+    refused.expect(429);
+    assert_eq!(error_body(&refused).0, "kernel_limit_reached");
+    kx.open_console_reply(alice, &json!({"path": "analysis.py"})).expect(429);
+    assert_eq!(kx.consoles(alice), Vec::<Value>::new());
+    assert_eq!(kx.only_kernel(alice)["id"], notebook_kernel["id"]);
+    // Bob's limit is his own, and alice's refused console holds nothing: the file is free.
+    let bobs = kx.open_console(bob, &json!({"path": "analysis.py"}));
+    assert_eq!(bobs["owner"], json!(bob.user.id.0));
+
+    // Once her notebook kernel is shut down, the console takes her one kernel, and then the
+    // notebook cannot have one.
+    let kernel_id = notebook_kernel["id"].as_str().expect("kernel id");
+    kx.api.delete(&format!("/api/kernels/{kernel_id}"), Auth::Bearer(&alice.token)).expect(204);
+    let console = kx.open_console(alice, &json!({}));
+    assert_eq!(kx.only_kernel(alice)["console_id"], console["id"]);
+    let refused = kx.run_reply(alice, nb, "pid");
+    refused.expect(429);
+    assert_eq!(error_body(&refused).0, "kernel_limit_reached");
+    // Closing the console frees it again.
+    kx.api.delete(&format!("/api/consoles/{}", id_of(&console)), Auth::Bearer(&alice.token)).expect(204);
+    assert_eq!(kx.run_to_end(alice, nb, "pid")["status"], "ok");
+}
+
+#[test]
+fn a_file_console_nobody_listens_to_closes_after_the_grace_period() {
+    let kx = Kx::with_env(Backend::Sqlite, NotebookMode::Thread, &[("TALKBOOK_CONSOLE_GRACE_SECONDS", "2")]);
+    let alice = &kx.fx.alice;
+    for path in ["heard.py", "unheard.py"] {
+        kx.seed_file(path, "");
+    }
+    // Listened to from the moment it opens.
+    let heard = kx.open_console(alice, &json!({"path": "heard.py"}));
+    let events = kx.listen(alice, &heard);
+    let unheard = kx.open_console(alice, &json!({"path": "unheard.py"}));
+    let default = kx.open_console(alice, &json!({}));
+
+    eventually("the file console nobody listens to closes", || {
+        kx.consoles(alice).iter().all(|c| c["id"] != unheard["id"]).then_some(())
+    });
+    eventually("its kernel process ends", || process_gone(kernel_pid(&unheard)).then_some(()));
+    // It had been open past the grace period: so had the listened-to one, which stays, as
+    // does the default console, which holds no file.
+    assert_eq!(kx.console_ids(alice), [heard["id"].clone(), default["id"].clone()]);
+    let run = kx.execute(alice, &heard, "print('hi')\n6 * 7");
+    assert_eq!(events.run(run), expected_run(run, 1, "hi\n", "42"));
+
+    // Its listener leaves: then it closes too, and the default console still stays.
+    drop(events);
+    eventually("the file console closes once its listener has left", || {
+        kx.consoles(alice).iter().all(|c| c["id"] != heard["id"]).then_some(())
+    });
+    eventually("its kernel process ends", || process_gone(kernel_pid(&heard)).then_some(()));
+    assert_eq!(kx.console_ids(alice), [default["id"].clone()]);
+    assert!(!process_gone(kernel_pid(&default)));
 }

@@ -91,13 +91,6 @@ impl EventStream {
             }
         }
     }
-
-    /// Waits until the server ends the stream; fails on any event before that.
-    pub fn wait_end(&self) {
-        if let Some(event) = self.next_event() {
-            panic!("{}: {event:?} instead of the end of the stream", self.what);
-        }
-    }
 }
 
 impl Drop for EventStream {

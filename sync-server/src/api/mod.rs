@@ -16,6 +16,7 @@
 //! - [`runs`] — running cells, cancelling queued runs, the record of runs
 //! - [`kernels`] — kernelspecs; listing, interrupting, restarting, shutting down kernels
 //! - [`consoles`] — a user's interactive kernel sessions, their runs and event streams
+//! - [`jobs`] — background runs of project scripts
 //! - [`files`] — project files and folders, zips of folders, manual file blocks
 //! - [`openapi`] — the OpenAPI document of all of the above, at `/api/openapi.json`
 //!
@@ -29,6 +30,7 @@ mod consoles;
 mod extract;
 mod files;
 mod import_export;
+mod jobs;
 mod kernels;
 mod members;
 mod notebooks;
@@ -68,6 +70,7 @@ pub fn routes() -> Routes {
         .merge(runs::routes)
         .merge(kernels::routes)
         .merge(consoles::routes)
+        .merge(jobs::routes)
         .merge(files::routes)
         .merge(openapi::routes)
 }

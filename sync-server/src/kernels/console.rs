@@ -213,7 +213,9 @@ impl Kernels {
                 if let ExecutionEvent::Finished(_) = &event {
                     // Files the run wrote go into the project; what could not be stored is
                     // said before the run's end.
-                    for note in console.kernel.workdir.collect(&store, console.owner, max_file_bytes).await {
+                    for note in
+                        console.kernel.workdir.collect(&store, console.owner, max_file_bytes).await.notes
+                    {
                         let text = format!("[talkbook] {note}\n");
                         let output =
                             kernel_bridge::Output::Stream { name: kernel_bridge::StreamName::Stderr, text };

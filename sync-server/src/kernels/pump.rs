@@ -284,7 +284,9 @@ pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<D
         if finished.is_some() {
             // Files the run wrote go into the project before the cell shows idle; what
             // could not be stored is said in the cell.
-            for note in kernel.workdir.collect(&kernels.store, writer, kernels.config.max_file_bytes).await {
+            for note in
+                kernel.workdir.collect(&kernels.store, writer, kernels.config.max_file_bytes).await.notes
+            {
                 ops.push(DocOp::Append(Output::Stream {
                     name: "stderr".into(),
                     text: format!("[talkbook] {note}\n"),

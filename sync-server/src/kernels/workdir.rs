@@ -28,6 +28,15 @@ struct Known {
     modified: Option<SystemTime>,
 }
 
+/// What storing a directory's changes did.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// The project paths written.
+    pub paths: Vec<FilePath>,
+    /// A line for each file that could not be stored, saying why.
+    pub notes: Vec<String>,
+}
+
 /// One kernel's working directory.
 #[derive(Debug)]
 pub struct WorkDir {
@@ -78,10 +87,10 @@ impl WorkDir {
         Ok(())
     }
 
-    /// Stores the files the kernel created or changed into the project as `actor`, and
-    /// returns a line for each file that could not be stored, saying why.
-    pub async fn collect(&self, store: &DynStore, actor: UserId, max_bytes: u64) -> Vec<String> {
+    /// Stores the files the kernel created or changed into the project as `actor`.
+    pub async fn collect(&self, store: &DynStore, actor: UserId, max_bytes: u64) -> Collected {
         let mut notes = Vec::new();
+        let mut paths = Vec::new();
         let mut known = self.known.lock().await;
         for local in walk(&self.root).await {
             let Ok(relative) = local.strip_prefix(&self.root) else { continue };
@@ -115,6 +124,7 @@ impl WorkDir {
             match store.write_file(self.project, &path, &content, actor, Utc::now()).await {
                 Ok(_) => {
                     known.insert(key, Known { sha256: content.sha256(), len: meta.len(), modified: stamp });
+                    paths.push(path);
                 }
                 Err(StoreError::FileBlocked { block, .. }) => {
                     let holder = match store.user_by_id(block.holder).await {
@@ -133,7 +143,7 @@ impl WorkDir {
                 Err(e) => notes.push(format!("{key} was not stored: {e}")),
             }
         }
-        notes
+        Collected { paths, notes }
     }
 
     /// Removes the directory (the kernel is gone).

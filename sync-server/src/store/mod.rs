@@ -292,6 +292,51 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Lifts every console block (consoles do not survive the server that opened them)
     /// and returns how many there were. Called at start-up (single node).
     async fn release_console_blocks(&self) -> StoreResult<u64>;
+
+    // --- jobs ---
+    //
+    // Background jobs (SPEC §9): a project's script run in the background, its stdout and
+    // stderr written to project files. A job records every path it generated (its two
+    // logs, then what it wrote); none of them may be deleted while the job exists. Paths
+    // are project paths as `FilePath` prints them. A job moves only forward: queued →
+    // running → finished | failed | terminated.
+
+    /// A new job, `queued`, whose generated files are its two logs; `NotFound` for an
+    /// unknown project or user.
+    async fn create_job(&self, new: &NewJob) -> StoreResult<JobRecord>;
+    /// The job with its generated paths, if it exists.
+    async fn job(&self, id: JobId) -> StoreResult<Option<JobRecord>>;
+    /// A project's jobs, newest first (empty for an unknown project).
+    async fn jobs_in(&self, project: ProjectId) -> StoreResult<Vec<JobRecord>>;
+    /// Queued → running at `at` (unchanged otherwise); `NotFound` for an unknown id.
+    async fn job_started(&self, id: JobId, at: Timestamp) -> StoreResult<()>;
+    /// Records more paths the job generated (already recorded ones are ignored), whatever
+    /// its state; `NotFound` for an unknown id.
+    async fn add_job_files(&self, id: JobId, paths: &[String]) -> StoreResult<()>;
+    /// Ends the job with its final state (`finished`, `failed` or `terminated`), exit code
+    /// and error text at `at`. A job already over is left unchanged (the first end wins,
+    /// e.g. a terminate racing the script's exit); `NotFound` for an unknown id. A state
+    /// that is not final is a caller's bug and fails as a database error.
+    async fn job_ended(
+        &self,
+        id: JobId,
+        state: JobState,
+        exit_code: Option<i32>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Deletes the job record, whatever its state (stopping a running one is the caller's
+    /// business); its generated files stay, and may now be deleted. `NotFound` for an
+    /// unknown id.
+    async fn delete_job(&self, id: JobId) -> StoreResult<()>;
+    /// The existing jobs of the project that generated `path` or, when `path` is a
+    /// folder, a file below it: their ids, oldest first, for refusing to delete or replace
+    /// it. `data` holds `data` and `data/x.csv`, not `data2`.
+    async fn jobs_holding(&self, project: ProjectId, path: &str) -> StoreResult<Vec<JobId>>;
+    /// Ends every queued or running job as `failed` with `reason` at `at`, and returns how
+    /// many: their processes went with the server that stopped. Called at start-up, so
+    /// only where one server runs every job (a single node).
+    async fn abort_unfinished_jobs(&self, reason: &str, at: Timestamp) -> StoreResult<u64>;
 }
 
 /// A shared handle to whichever backend is configured.

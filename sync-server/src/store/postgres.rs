@@ -7,6 +7,7 @@
 mod accounts;
 mod executions;
 mod files;
+mod jobs;
 mod log;
 mod projects;
 
@@ -22,7 +23,7 @@ use super::{
     NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult, StoredDocument, Timestamp,
     Token, User, UserId,
 };
-use super::{FileContent, FileEntry, FilePath, FileWritten};
+use super::{FileContent, FileEntry, FilePath, FileWritten, JobId, JobRecord, JobState, NewJob};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -359,5 +360,48 @@ impl Store for PostgresStore {
 
     async fn release_console_blocks(&self) -> StoreResult<u64> {
         files::release_console_blocks(&self.pool).await
+    }
+
+    async fn create_job(&self, new: &NewJob) -> StoreResult<JobRecord> {
+        jobs::create_job(&self.pool, new).await
+    }
+
+    async fn job(&self, id: JobId) -> StoreResult<Option<JobRecord>> {
+        jobs::job(&self.pool, id).await
+    }
+
+    async fn jobs_in(&self, project: ProjectId) -> StoreResult<Vec<JobRecord>> {
+        jobs::jobs_in(&self.pool, project).await
+    }
+
+    async fn job_started(&self, id: JobId, at: Timestamp) -> StoreResult<()> {
+        jobs::job_started(&self.pool, id, at).await
+    }
+
+    async fn add_job_files(&self, id: JobId, paths: &[String]) -> StoreResult<()> {
+        jobs::add_job_files(&self.pool, id, paths).await
+    }
+
+    async fn job_ended(
+        &self,
+        id: JobId,
+        state: JobState,
+        exit_code: Option<i32>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        jobs::job_ended(&self.pool, id, state, exit_code, error, at).await
+    }
+
+    async fn delete_job(&self, id: JobId) -> StoreResult<()> {
+        jobs::delete_job(&self.pool, id).await
+    }
+
+    async fn jobs_holding(&self, project: ProjectId, path: &str) -> StoreResult<Vec<JobId>> {
+        jobs::jobs_holding(&self.pool, project, path).await
+    }
+
+    async fn abort_unfinished_jobs(&self, reason: &str, at: Timestamp) -> StoreResult<u64> {
+        jobs::abort_unfinished_jobs(&self.pool, reason, at).await
     }
 }

@@ -1,15 +1,15 @@
 //! What the two SQL backends share: turning constraint violations into [`StoreError`]s
 //! people can read, decoding the text columns of closed sets, checking final execution
-//! statuses, planning how an append reserves sequence numbers, and reading and judging
-//! project file entries.
+//! statuses and job states, planning how an append reserves sequence numbers, reading and
+//! judging project file entries, and ordering the files a job generated.
 
 use std::collections::{BTreeMap, HashSet};
 
 use sqlx::error::ErrorKind;
 
 use super::{
-    BlockReason, ExecutionStatus, FileBlock, FileEntry, FileKind, FilePath, FileTreeError, NewUpdate,
-    NotebookId, Seq, StoreError, StoreResult, Timestamp, UserId,
+    BlockReason, ExecutionStatus, FileBlock, FileEntry, FileKind, FilePath, FileTreeError, JobState,
+    NewUpdate, NotebookId, Seq, StoreError, StoreResult, Timestamp, UserId,
 };
 
 /// Maps a failed statement to the error callers act on: a unique violation becomes
@@ -60,6 +60,16 @@ pub(super) fn final_status(status: ExecutionStatus) -> Result<&'static str, sqlx
         Ok(status.as_str())
     } else {
         Err(sqlx::Error::InvalidArgument(format!("`{}` is not a final execution status", status.as_str())))
+    }
+}
+
+/// The text of a final job state, for `job_ended`; refuses one that is not final, as
+/// [`final_status`] does for executions.
+pub(super) fn final_job_state(state: JobState) -> Result<&'static str, sqlx::Error> {
+    if state.is_over() {
+        Ok(state.as_str())
+    } else {
+        Err(sqlx::Error::InvalidArgument(format!("`{}` is not a final job state", state.as_str())))
     }
 }
 
@@ -217,6 +227,29 @@ pub(super) fn check_destination(
     }
 }
 
+// --- jobs ---
+
+/// The byte range `[start, end)` of the paths below `path` (were it a folder), as
+/// [`crate::files::path::inside_range`] computes it for a checked [`FilePath`]; job paths
+/// are plain text in the store.
+pub(super) fn below_range(path: &str) -> (String, String) {
+    (format!("{path}/"), format!("{path}0"))
+}
+
+/// A job's generated paths in the order records show them: its stdout and stderr logs
+/// first, then the rest in byte order (the same on both backends, whatever the database
+/// returned them in).
+pub(super) fn generated_in_order(stdout: &str, stderr: &str, mut paths: Vec<String>) -> Vec<String> {
+    let rank = |path: &str| match path {
+        p if p == stdout => 0,
+        p if p == stderr => 1,
+        _ => 2,
+    };
+    paths.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    paths.dedup();
+    paths
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
@@ -276,6 +309,36 @@ mod tests {
         assert_eq!(final_status(ExecutionStatus::Aborted).ok(), Some("aborted"));
         for status in [ExecutionStatus::Queued, ExecutionStatus::Running] {
             assert!(matches!(final_status(status), Err(sqlx::Error::InvalidArgument(_))), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn only_final_states_end_a_job() {
+        assert_eq!(final_job_state(JobState::Finished).ok(), Some("finished"));
+        assert_eq!(final_job_state(JobState::Failed).ok(), Some("failed"));
+        assert_eq!(final_job_state(JobState::Terminated).ok(), Some("terminated"));
+        for state in [JobState::Queued, JobState::Running] {
+            assert!(matches!(final_job_state(state), Err(sqlx::Error::InvalidArgument(_))), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn a_jobs_logs_come_first_then_its_files_in_byte_order() {
+        let paths = ["out/b.csv", "run.err", "Z.txt", "out/a.csv", "run.out", "out-2"];
+        let ordered = generated_in_order("run.out", "run.err", paths.map(str::to_owned).to_vec());
+        assert_eq!(ordered, ["run.out", "run.err", "Z.txt", "out-2", "out/a.csv", "out/b.csv"]);
+        let same_log = generated_in_order("log", "log", vec!["a".into(), "log".into()]);
+        assert_eq!(same_log, ["log", "a"]);
+    }
+
+    #[test]
+    fn the_range_below_a_path_holds_its_contents_only() {
+        let (start, end) = below_range("data");
+        for inside in ["data/x", "data/a/b", "data/\u{10ffff}"] {
+            assert!(start.as_str() <= inside && inside < end.as_str(), "{inside}");
+        }
+        for outside in ["data", "data2", "data-x", "data.csv", "data0", "dat"] {
+            assert!(!(start.as_str() <= outside && outside < end.as_str()), "{outside}");
         }
     }
 

@@ -9,6 +9,7 @@
 mod accounts;
 mod executions;
 mod files;
+mod jobs;
 mod log;
 mod projects;
 
@@ -28,7 +29,7 @@ use super::{
     NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult, StoredDocument, Timestamp,
     Token, User, UserId,
 };
-use super::{FileContent, FileEntry, FilePath, FileWritten};
+use super::{FileContent, FileEntry, FilePath, FileWritten, JobId, JobRecord, JobState, NewJob};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -424,6 +425,49 @@ impl Store for SqliteStore {
 
     async fn release_console_blocks(&self) -> StoreResult<u64> {
         files::release_console_blocks(self.write().await?).await
+    }
+
+    async fn create_job(&self, new: &NewJob) -> StoreResult<JobRecord> {
+        jobs::create_job(self.write().await?, new).await
+    }
+
+    async fn job(&self, id: JobId) -> StoreResult<Option<JobRecord>> {
+        jobs::job(&self.reader, id).await
+    }
+
+    async fn jobs_in(&self, project: ProjectId) -> StoreResult<Vec<JobRecord>> {
+        jobs::jobs_in(&self.reader, project).await
+    }
+
+    async fn job_started(&self, id: JobId, at: Timestamp) -> StoreResult<()> {
+        jobs::job_started(self.write().await?, id, at).await
+    }
+
+    async fn add_job_files(&self, id: JobId, paths: &[String]) -> StoreResult<()> {
+        jobs::add_job_files(self.write().await?, id, paths).await
+    }
+
+    async fn job_ended(
+        &self,
+        id: JobId,
+        state: JobState,
+        exit_code: Option<i32>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        jobs::job_ended(self.write().await?, id, state, exit_code, error, at).await
+    }
+
+    async fn delete_job(&self, id: JobId) -> StoreResult<()> {
+        jobs::delete_job(&self.writer, id).await
+    }
+
+    async fn jobs_holding(&self, project: ProjectId, path: &str) -> StoreResult<Vec<JobId>> {
+        jobs::jobs_holding(&self.reader, project, path).await
+    }
+
+    async fn abort_unfinished_jobs(&self, reason: &str, at: Timestamp) -> StoreResult<u64> {
+        jobs::abort_unfinished_jobs(&self.writer, reason, at).await
     }
 }
 

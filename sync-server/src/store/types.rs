@@ -427,6 +427,120 @@ pub struct ExecutionFilter {
     pub before: Option<ExecutionId>,
 }
 
+/// Id of one background job.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(transparent)]
+pub struct JobId(pub i64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a background job is: queued → running → finished | failed | terminated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting to be started.
+    Queued,
+    /// Its script is running.
+    Running,
+    /// The script exited with code 0.
+    Finished,
+    /// The script exited with another code, could not be started, or the server stopped
+    /// while it ran (the record's `error` says which).
+    Failed,
+    /// Someone terminated it (the record's `error` says who).
+    Terminated,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Finished => "finished",
+            JobState::Failed => "failed",
+            JobState::Terminated => "terminated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(JobState::Queued),
+            "running" => Some(JobState::Running),
+            "finished" => Some(JobState::Finished),
+            "failed" => Some(JobState::Failed),
+            "terminated" => Some(JobState::Terminated),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a final state: a job that is over does not change any more.
+    pub fn is_over(self) -> bool {
+        matches!(self, JobState::Finished | JobState::Failed | JobState::Terminated)
+    }
+}
+
+/// A background job to record when it is queued.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub project_id: ProjectId,
+    /// Who starts it.
+    pub owner: UserId,
+    /// The project path of the script it runs.
+    pub script: String,
+    /// The project paths of the files its stdout and stderr go to.
+    pub stdout_path: String,
+    pub stderr_path: String,
+    pub created_at: Timestamp,
+}
+
+/// One stored background job (SPEC §9). Times round-trip to the millisecond (SQLite keeps
+/// no more).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct JobRecord {
+    pub id: JobId,
+    pub project_id: ProjectId,
+    /// Who started it.
+    #[schema(value_type = i64)]
+    pub owner: UserId,
+    /// The project path of the script it runs.
+    pub script: String,
+    /// The project paths of its stdout and stderr logs.
+    pub stdout_path: String,
+    pub stderr_path: String,
+    pub state: JobState,
+    /// The script's exit code, once it exited.
+    pub exit_code: Option<i32>,
+    /// For a failed or terminated job: why, in a sentence for people.
+    pub error: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// When its script started; `None` while queued and for jobs ended in the queue.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<Timestamp>,
+    /// When it reached its final state; `None` while queued or running.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
+    /// Every path the job generated (its logs first, then files it wrote), sorted after the logs.
+    /// None of them can be deleted while the job exists.
+    pub generated: Vec<String>,
+}
+
 /// One update to append to a notebook's log.
 #[derive(Debug, Clone)]
 pub struct NewUpdate {
@@ -712,6 +826,19 @@ mod tests {
         let finished: Vec<_> = all.into_iter().filter(|s| s.is_finished()).collect();
         assert_eq!(finished, [ExecutionStatus::Ok, ExecutionStatus::Error, ExecutionStatus::Aborted]);
         assert_eq!(ExecutionStatus::parse("done"), None);
+    }
+
+    #[test]
+    fn job_states_round_trip_through_their_column_and_json() {
+        let all =
+            [JobState::Queued, JobState::Running, JobState::Finished, JobState::Failed, JobState::Terminated];
+        for state in all {
+            assert_eq!(JobState::parse(state.as_str()), Some(state));
+            assert_eq!(serde_json::to_value(state).expect("json"), serde_json::Value::from(state.as_str()));
+        }
+        let over: Vec<_> = all.into_iter().filter(|s| s.is_over()).collect();
+        assert_eq!(over, [JobState::Finished, JobState::Failed, JobState::Terminated]);
+        assert_eq!(JobState::parse("done"), None);
     }
 
     #[test]
