@@ -198,7 +198,8 @@ async fn run_file(
 /// The console's events as server-sent events, from now on: one `message` per event,
 /// `{"execution": n, "event": "started"|"output"|"update_display_data"|"clear_output"|"finished"|…, …}`
 /// (an `output` carries the nbformat output, a `finished` its status and execution count);
-/// a `lagged` event says how many messages a slow listener missed.
+/// a `lagged` event says how many messages a slow listener missed, and a `closed` event
+/// ends the stream when the console closes.
 #[utoipa::path(get, path = "/api/consoles/{console_id}/events", operation_id = "console_events", tag = "consoles",
     params(("console_id" = String, Path, description = "Console id")),
     responses(
@@ -214,21 +215,30 @@ async fn events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let console = owned(&state, &caller.user, &console_id)?;
     let receiver = console.subscribe();
-    let stream = futures_util::stream::unfold((receiver, console), |(mut receiver, console)| async move {
+    // The stream ends with a `closed` event when the console closes.
+    let stream = futures_util::stream::unfold(Some((receiver, console)), |state| async move {
+        let (mut receiver, console) = state?;
         loop {
-            let event = match receiver.recv().await {
-                Ok(message) => Event::default().json_data(&message).ok(),
-                Err(RecvError::Lagged(missed)) => {
-                    Some(Event::default().event("lagged").data(missed.to_string()))
-                }
-                Err(RecvError::Closed) => return None,
+            // Messages already sent come first, so a stream ends only after them.
+            let event = tokio::select! {
+                biased;
+                received = receiver.recv() => match received {
+                    Ok(message) => Event::default().json_data(&message).ok(),
+                    Err(RecvError::Lagged(missed)) => Some(Event::default().event("lagged").data(missed.to_string())),
+                    Err(RecvError::Closed) => return Some((Ok(closed_event()), None)),
+                },
+                _ = console.closed() => return Some((Ok(closed_event()), None)),
             };
             if let Some(event) = event {
-                return Some((Ok(event), (receiver, console)));
+                return Some((Ok(event), Some((receiver, console))));
             }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn closed_event() -> Event {
+    Event::default().event("closed").data("the console is closed")
 }
 
 /// Close the console: its kernel is shut down and the file it held is free.

@@ -41,6 +41,8 @@ pub struct Console {
     pub kernel: Arc<ManagedKernel>,
     events: broadcast::Sender<ConsoleMessage>,
     closed: AtomicBool,
+    /// Cancelled once the console is closed, so event streams end.
+    gone: tokio_util::sync::CancellationToken,
 }
 
 /// One event of one input run in a console, as its listeners receive it: the execution's
@@ -61,6 +63,11 @@ impl Console {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the console is closed (its kernel shut down, its file free).
+    pub async fn closed(&self) {
+        self.gone.cancelled().await;
     }
 }
 
@@ -138,6 +145,7 @@ impl Kernels {
             kernel,
             events,
             closed: AtomicBool::new(false),
+            gone: tokio_util::sync::CancellationToken::new(),
         });
         self.consoles.insert(id, console.clone());
         tracing::info!(console = %console.id, project = %project, owner = %owner, path = ?console.path, "console opened");
@@ -242,7 +250,6 @@ impl Kernels {
         if console.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.consoles.remove(&console.id);
         if !matches!(console.kernel.kernel.state(), KernelState::ShutDown) {
             let _ = self.shut_down(&console.kernel).await;
         } else {
@@ -251,6 +258,9 @@ impl Kernels {
         if let Some(path) = &console.path {
             self.let_go(console.project, path, console.owner).await;
         }
+        // Gone from the list only now: a console that is listed still holds its file.
+        self.consoles.remove(&console.id);
+        console.gone.cancel();
         tracing::info!(console = %console.id, path = ?console.path, why, "console closed");
     }
 }
