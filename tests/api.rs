@@ -4,7 +4,8 @@
 //! commands on the server's own database. Access control: the permission matrix over
 //! every route, members, modes, blocks, and the OpenAPI document checked by the real
 //! openapi-spec-validator against the router's own list of routes. Project files:
-//! uploads, downloads, folders, zips, limits, path attacks and file blocks.
+//! uploads, downloads, folders, zips, limits, path attacks and file blocks. Background
+//! jobs: logs, generated files, termination, the per-user queue.
 
 mod support;
 
@@ -18,6 +19,8 @@ mod client;
 mod files;
 #[path = "api/ipynb.rs"]
 mod ipynb;
+#[path = "api/jobs.rs"]
+mod jobs;
 #[path = "api/matrix.rs"]
 mod matrix;
 #[path = "api/openapi.rs"]
@@ -35,6 +38,7 @@ use access::*;
 use cli::*;
 use files::*;
 use ipynb::*;
+use jobs::*;
 use matrix::*;
 
 /// Password the test fixture gives the first administrator.
@@ -533,4 +537,7 @@ on_both_backends!(
     uploads_over_the_limit_are_refused_and_store_nothing,
     path_attacks_are_refused_and_touch_nothing,
     a_blocked_file_is_left_to_its_holder,
+    a_job_stores_its_logs_and_files_which_stay_until_the_job_is_deleted,
+    a_long_job_is_terminated_and_a_queued_one_then_runs,
+    scripts_that_cannot_run_as_jobs_are_refused,
 );
