@@ -239,9 +239,9 @@ impl Px {
             let reply = self.api.get(&url, Auth::Bearer(&self.fx.alice.token));
             reply.expect(200);
             let records = reply.json()["executions"].as_array().expect("executions").clone();
-            records
-                .into_iter()
-                .find(|r| r["id"] == id && ["ok", "error", "aborted"].contains(&r["status"].as_str()?))
+            records.into_iter().find(|r| {
+                r["id"] == id && ["ok", "error", "aborted"].contains(&r["status"].as_str().unwrap_or(""))
+            })
         })
     }
 

@@ -1,7 +1,7 @@
 //! A console opened on a project file holds it: a `console` block that leaves the file to
 //! the console's owner until the console closes, its kernel dies or its server is gone.
 
-use sync_server::store::FilePath;
+use sync_server::store::{BlockReason, FileBlock, FilePath};
 
 use super::*;
 
@@ -13,6 +13,16 @@ fn assert_console_block(block: &Value, holder: &TestUser) {
     assert_eq!((&block["holder"], &block["reason"]), (&user_ref(holder), &json!("console")), "{block}");
     let since = block["since"].as_str().unwrap_or_else(|| panic!("no time: {block}"));
     assert!(chrono::DateTime::parse_from_rfc3339(since).is_ok(), "{block}");
+}
+
+/// A file's block as the database holds it, read while no server runs.
+fn stored_block(px: &Px, path: &str) -> Option<FileBlock> {
+    let path = FilePath::parse(path).expect("a file path");
+    let entry = px.fx.rt.block_on(async {
+        let store = px.fx.db.store().await;
+        store.file_entry(px.fx.project, &path).await
+    });
+    entry.expect("read the entry").unwrap_or_else(|| panic!("{path} is not stored")).block
 }
 
 fn a_console_leaves_its_file_to_its_owner_until_it_closes(backend: Backend) {
@@ -154,6 +164,8 @@ fn the_blocks_of_consoles_do_not_outlive_their_server(backend: Backend) {
     let pid = console["kernel"]["pid"].as_u64().and_then(|p| u32::try_from(p).ok());
     let pid = pid.unwrap_or_else(|| panic!("no kernel pid: {console}"));
     eventually("the killed server's kernel process ends", || process_gone(pid).then_some(()));
+    let left = stored_block(&px, "analysis.py").expect("the killed server left the block in the database");
+    assert_eq!((left.holder, left.reason), (alice.user.id, BlockReason::Console));
     px.fx.server.restart();
     assert_eq!(px.block("analysis.py"), Value::Null);
     assert_eq!(px.console_ids(&alice), Vec::<Value>::new());
@@ -168,12 +180,7 @@ fn the_blocks_of_consoles_do_not_outlive_their_server(backend: Backend) {
     assert_console_block(&px.block("analysis.py"), &alice);
     let status = px.fx.server.stop();
     assert!(status.success(), "the server exited with {status}");
-    let stored = px.fx.rt.block_on(async {
-        let store = px.fx.db.store().await;
-        store.file_entry(px.fx.project, &FilePath::parse("analysis.py").expect("path")).await
-    });
-    let stored = stored.expect("read the entry").expect("analysis.py is stored");
-    assert_eq!(stored.block, None, "the stopped server left the console's block");
+    assert_eq!(stored_block(&px, "analysis.py"), None, "the stopped server left the console's block");
     px.fx.server.restart();
     assert_eq!(px.block("analysis.py"), Value::Null);
     assert_eq!(px.block("notes.txt"), manual);

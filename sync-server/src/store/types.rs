@@ -536,8 +536,8 @@ pub struct JobRecord {
     /// When it reached its final state; `None` while queued or running.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub ended_at: Option<Timestamp>,
-    /// Every path the job generated (its logs first, then files it wrote), sorted after the logs.
-    /// None of them can be deleted while the job exists.
+    /// Every path the job generated: its stdout and stderr logs first, then the files it
+    /// wrote in byte order. None of them can be deleted while the job exists.
     pub generated: Vec<String>,
 }
 
