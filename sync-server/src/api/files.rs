@@ -532,7 +532,13 @@ async fn unblock(
     }
     // Conditional on the holder and reason seen above: a block taken in between stays.
     let after = state.store.unblock_file(project.id, &path, block.holder, BlockReason::Manual).await?;
-    tracing::info!(project = %project.id, path = %path, user = %caller.user.name, holder = %block.holder, "file unblocked");
+    if block.holder == caller.user.id {
+        tracing::info!(project = %project.id, path = %path, user = %caller.user.name, "file unblocked");
+    } else {
+        // The owner broke someone else's block: kept in the log as its own event.
+        tracing::warn!(project = %project.id, path = %path, owner = %caller.user.name, holder = %block.holder,
+            since = %block.since, "the project's owner broke a manual file block");
+    }
     Ok(Json(FileView::load(&state, after).await?))
 }
 
