@@ -15,6 +15,8 @@ mod executions;
 mod files;
 #[path = "support/storage/fixtures.rs"]
 mod fixtures;
+#[path = "support/storage/history.rs"]
+mod history;
 #[path = "support/storage/jobs.rs"]
 mod jobs;
 #[path = "support/storage/log.rs"]
@@ -93,6 +95,18 @@ on_both_backends!(
     log::the_first_update_to_carry_a_client_id_binds_it_to_its_user,
     log::bindings_are_per_notebook_and_keep_every_u64,
     log::a_failed_append_binds_nothing,
+    history::progress_starts_at_zero_and_each_batch_advances_it,
+    history::a_batch_from_a_stale_progress_writes_nothing,
+    history::of_concurrent_batches_from_the_same_progress_exactly_one_writes,
+    history::a_grown_event_replaces_the_stored_one_and_stored_spans_stay,
+    history::events_are_filtered_by_cell_user_and_time_and_paged_by_cursor,
+    history::clock_spans_return_only_overlapping_spans_of_one_client_and_kind,
+    history::spans_between_lists_what_a_range_of_updates_wrote,
+    history::actor_ids_are_logged_and_read_back_with_update_meta,
+    history::seq_at_finds_the_last_update_logged_at_or_before_a_time,
+    history::nearest_state_is_the_newer_of_checkpoint_and_snapshot,
+    history::undone_events_are_recorded_once_per_event_and_user,
+    history::the_history_index_goes_with_its_notebook,
     executions::a_run_is_recorded_from_queue_to_end_with_every_field,
     executions::the_first_end_of_a_run_wins,
     executions::a_status_that_is_not_final_cannot_end_a_run,

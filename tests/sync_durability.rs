@@ -257,6 +257,7 @@ async fn append(
             notebook_id: notebook,
             user_id: None,
             client_ids: vec![],
+            actor_id: None,
             at: chrono::Utc::now(),
             data,
         })

@@ -102,6 +102,11 @@ impl NotebookDoc {
         &self.doc
     }
 
+    /// Handles to the root shared types, for readers inside the crate (history replay).
+    pub(crate) fn roots(&self) -> &Roots {
+        &self.roots
+    }
+
     /// Applies a Yjs update (v1 encoding) from elsewhere.
     pub fn apply_update(&self, update: &[u8]) -> Result<(), DocError> {
         let update = Update::decode_v1(update).map_err(|e| DocError::Decode(e.to_string()))?;

@@ -177,6 +177,52 @@ impl<'a, 'doc> Editor<'a, 'doc> {
         Ok(())
     }
 
+    /// Changes a cell's kind in place, keeping its source (and so the authorship of its text)
+    /// and metadata, and adding or removing the keys jupyter_ydoc expects for the new kind:
+    /// code cells get `outputs`, `execution_count` and `execution_state` and lose
+    /// `attachments`; markdown and raw cells lose the code-only keys.
+    pub fn set_cell_type(&mut self, id: &CellId, kind: CellKind) -> Result<(), DocError> {
+        let (_, map) = self.cell_map(id)?;
+        if get_string(self.txn, &map, key::CELL_TYPE).as_deref() == Some(kind.as_str()) {
+            return Ok(());
+        }
+        map.insert(self.txn, key::CELL_TYPE, kind.as_str());
+        match kind {
+            CellKind::Code => {
+                map.remove(self.txn, key::ATTACHMENTS);
+                if !matches!(map.get(self.txn, key::OUTPUTS), Some(Out::YArray(_))) {
+                    map.insert(self.txn, key::OUTPUTS, ArrayPrelim::default());
+                }
+                if map.get(self.txn, key::EXECUTION_COUNT).is_none() {
+                    map.insert(self.txn, key::EXECUTION_COUNT, Any::Null);
+                }
+                if map.get(self.txn, key::EXECUTION_STATE).is_none() {
+                    map.insert(self.txn, key::EXECUTION_STATE, ExecutionState::Idle.as_str());
+                }
+            }
+            CellKind::Markdown | CellKind::Raw => {
+                for k in [key::OUTPUTS, key::EXECUTION_COUNT, key::EXECUTION_STATE] {
+                    map.remove(self.txn, k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets (`Some`) or removes (`None`) a cell's `attachments`.
+    pub fn set_attachments(&mut self, id: &CellId, attachments: Option<&JsonObject>) -> Result<(), DocError> {
+        let (_, map) = self.cell_map(id)?;
+        match attachments {
+            Some(obj) => {
+                map.insert(self.txn, key::ATTACHMENTS, to_any(&Value::Object(obj.clone())));
+            }
+            None => {
+                map.remove(self.txn, key::ATTACHMENTS);
+            }
+        }
+        Ok(())
+    }
+
     /// Sets (`Some`) or removes (`None`) one key of the notebook's metadata.
     pub fn set_notebook_metadata(&mut self, name: &str, value: Option<&Value>) {
         let meta = self.roots.meta.clone();

@@ -7,11 +7,14 @@
 //!   execution state and outputs, provenance. Each edit returns the Yjs update it made.
 //! - [`ipynb`] converts between the document and `.ipynb` JSON: validation with JSON paths,
 //!   nbformat 3 upgrade, id repair, and authorship under `metadata.talkbook`.
+//! - [`history`] turns the stored update log into readable changes, blame pieces, restores
+//!   of past states and per-user undo.
 
 pub mod doc;
 pub mod edit;
 pub mod error;
 pub mod guard;
+pub mod history;
 pub mod ids;
 pub mod ipynb;
 pub mod json_any;

@@ -12,10 +12,11 @@ use tokio::net::TcpListener;
 
 use crate::api::{RouteEntry, Routes};
 use crate::config::ServeConfig;
+use crate::history::History;
 use crate::jobs::Jobs;
 use crate::kernels::Kernels;
 use crate::metrics::METRICS;
-use crate::rooms::{RoomConfig, Rooms};
+use crate::rooms::{CheckpointHook, RoomConfig, Rooms};
 use crate::store::DynStore;
 
 /// What every handler can reach.
@@ -25,21 +26,32 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
     pub kernels: Arc<Kernels>,
     pub jobs: Arc<Jobs>,
+    pub history: Arc<History>,
     pub config: Arc<ServeConfig>,
 }
 
 impl AppState {
     pub fn new(store: DynStore, config: ServeConfig) -> Self {
+        let history = Arc::new(History::new(store.clone(), config.history_gap()));
         let room_config = RoomConfig {
             grace: config.room_grace(),
             checkpoint_every: config.checkpoint_every.max(1),
             checkpoint_idle: config.checkpoint_idle(),
             skip_update_checks: config.bench_skip_update_checks,
+            clock: config.clock(),
+            after_checkpoint: Some(CheckpointHook(Arc::new({
+                let history = Arc::downgrade(&history);
+                move |id| {
+                    if let Some(history) = history.upgrade() {
+                        history.index_soon(id);
+                    }
+                }
+            }))),
         };
         let rooms = Arc::new(Rooms::new(store.clone(), room_config));
         let kernels = Kernels::new(config.kernels(), store.clone(), rooms.clone());
         let jobs = Jobs::new(config.jobs(), store.clone());
-        Self { rooms, kernels, jobs, store, config: Arc::new(config) }
+        Self { rooms, kernels, jobs, history, store, config: Arc::new(config) }
     }
 }
 

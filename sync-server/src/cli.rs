@@ -70,6 +70,11 @@ pub enum Command {
     /// Export a notebook as an nbformat 4.5 .ipynb file, with each cell's authorship under
     /// `metadata.talkbook`.
     Export(ExportArgs),
+    /// A notebook's history as readable events, oldest first: cells created, deleted and
+    /// moved, sources edited, outputs of runs, metadata, mode and blocks, with who and when.
+    History(crate::cli_history::HistoryArgs),
+    /// Who wrote each line of a cell, when, and who else touched it.
+    Blame(crate::cli_history::BlameArgs),
 }
 
 /// Runs the command line; errors are printed as one readable message.
@@ -86,6 +91,8 @@ pub fn main() -> ExitCode {
         Command::Token(command) => cli_admin::token(command),
         Command::Import(args) => cli_admin::import(args),
         Command::Export(args) => cli_admin::export(args),
+        Command::History(args) => crate::cli_history::history(args),
+        Command::Blame(args) => crate::cli_history::blame(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -242,6 +242,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
             name: args.name.as_deref(),
             mode: args.mode.into(),
             importer: &importer,
+            at: chrono::Utc::now(),
         };
         let imported = notebooks::import(&store, request, bytes)
             .await

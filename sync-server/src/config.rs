@@ -82,6 +82,16 @@ pub struct ServeConfig {
     #[arg(long, env = "TALKBOOK_MAX_QUEUED_RUNS", default_value_t = 100)]
     pub max_queued_runs: usize,
 
+    /// In the history, a user's consecutive edits to the same part of one cell are one
+    /// event while less than this many seconds apart (e.g. a burst of typing).
+    #[arg(long, env = "TALKBOOK_HISTORY_GROUP_SECONDS", default_value_t = 60)]
+    pub history_group_seconds: u64,
+
+    /// Tests only: read the time stamped on history from this file (RFC 3339) instead of
+    /// the system clock, so a test can build a notebook over a simulated day.
+    #[arg(long, env = "TALKBOOK_CLOCK_FILE", hide = true)]
+    pub clock_file: Option<PathBuf>,
+
     /// Benchmarks only: apply client updates without the permission checks of SPEC §6, to
     /// measure what the checks cost. Never use this for real work: anyone may then change
     /// anything and forge anyone's authorship.
@@ -119,6 +129,15 @@ impl ServeConfig {
 
     pub fn room_grace(&self) -> Duration {
         Duration::from_secs(self.room_grace_seconds)
+    }
+
+    /// The clock history is stamped with.
+    pub fn clock(&self) -> crate::clock::Clock {
+        self.clock_file.clone().map_or_else(crate::clock::Clock::system, crate::clock::Clock::from_file)
+    }
+
+    pub fn history_gap(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.history_group_seconds.min(i64::MAX as u64 / 1000) as i64)
     }
 
     pub fn checkpoint_idle(&self) -> Duration {

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::names::{self, NameError};
 use crate::store::{
+    Timestamp,
     DynStore, NewNotebook, NewUpdate, NotebookMode, NotebookRow, ProjectId, StoreError, User,
 };
 
@@ -69,6 +70,8 @@ pub struct NewEmpty<'a> {
     /// Kernelspec name; [`DEFAULT_KERNELSPEC`] when `None`.
     pub kernelspec: Option<&'a str>,
     pub creator: &'a User,
+    /// When it is created: the time of its first logged update.
+    pub at: Timestamp,
 }
 
 /// Creates an empty notebook (409 when the name is taken in the project).
@@ -80,7 +83,7 @@ pub async fn create_empty(store: &DynStore, new: NewEmpty<'_>) -> Result<Noteboo
     let first = FirstState { state: doc.encode_state(), client_id: doc.doc().client_id().get() };
     let row =
         NewNotebook { project_id: new.project, name, mode: new.mode, kernelspec, created_by: new.creator.id };
-    store_new(store, &row, first, new.creator).await
+    store_new(store, &row, first, new.creator, new.at).await
 }
 
 /// The notebook a new document starts from: no cells, and the metadata Jupyter writes for
@@ -108,6 +111,8 @@ pub struct ImportRequest<'a> {
     pub name: Option<&'a str>,
     pub mode: NotebookMode,
     pub importer: &'a User,
+    /// When it is imported: the time of its first logged update and of its cells' authorship.
+    pub at: Timestamp,
 }
 
 /// What an import made.
@@ -129,7 +134,8 @@ pub async fn import(
     let name =
         request.name.map(|n| names::name("notebook name", n)).transpose().map_err(NotebookError::Name)?;
     let importer = request.importer.clone();
-    let prepared = tokio::task::spawn_blocking(move || prepare_import(&bytes, &importer, name))
+    let at = request.at;
+    let prepared = tokio::task::spawn_blocking(move || prepare_import(&bytes, &importer, name, at))
         .await
         .map_err(NotebookError::Task)??;
     let row = NewNotebook {
@@ -139,7 +145,7 @@ pub async fn import(
         kernelspec: prepared.kernelspec,
         created_by: request.importer.id,
     };
-    let notebook = store_new(store, &row, prepared.first, request.importer).await?;
+    let notebook = store_new(store, &row, prepared.first, request.importer, request.at).await?;
     Ok(Imported { notebook, warnings: prepared.warnings })
 }
 
@@ -152,7 +158,12 @@ struct Prepared {
     warnings: Vec<String>,
 }
 
-fn prepare_import(bytes: &[u8], importer: &User, name: Option<String>) -> Result<Prepared, NotebookError> {
+fn prepare_import(
+    bytes: &[u8],
+    importer: &User,
+    name: Option<String>,
+    at: Timestamp,
+) -> Result<Prepared, NotebookError> {
     let imported = ipynb::import(bytes)?;
     let mut warnings = imported.warnings.clone();
     let name = match name {
@@ -167,7 +178,7 @@ fn prepare_import(bytes: &[u8], importer: &User, name: Option<String>) -> Result
         .and_then(Value::as_str)
         .and_then(|k| names::kernelspec(k).ok())
         .unwrap_or_else(|| DEFAULT_KERNELSPEC.to_owned());
-    let provenance = authorship(&imported, importer, Utc::now());
+    let provenance = authorship(&imported, importer, at);
     let doc = NotebookDoc::from_notebook(&imported.notebook, &provenance)?;
     let first = FirstState { state: doc.encode_state(), client_id: doc.doc().client_id().get() };
     Ok(Prepared { first, name, kernelspec, warnings })
@@ -231,13 +242,15 @@ async fn store_new(
     row: &NewNotebook,
     first: FirstState,
     creator: &User,
+    at: Timestamp,
 ) -> Result<NotebookRow, NotebookError> {
     let notebook = store.create_notebook(row).await?;
     let update = NewUpdate {
         notebook_id: notebook.id,
         user_id: Some(creator.id),
         client_ids: vec![first.client_id],
-        at: Utc::now(),
+        actor_id: None,
+        at,
         data: first.state,
     };
     if let Err(err) = store.append_updates(&[update]).await {

@@ -23,6 +23,8 @@ mod accounts;
 mod consoles;
 #[path = "matrix/files.rs"]
 mod files;
+#[path = "matrix/history.rs"]
+mod history;
 #[path = "matrix/jobs.rs"]
 mod jobs;
 #[path = "matrix/notebooks.rs"]
@@ -213,6 +215,7 @@ impl Matrix<'_> {
             mode: NotebookMode::Thread,
             kernelspec: None,
             creator: &self.owner.user,
+            at: chrono::Utc::now(),
         };
         self.block_on(sync_server::notebooks::create_empty(&self.store, new)).expect("create notebook").id
     }
@@ -407,6 +410,7 @@ fn cases() -> Vec<Case> {
         projects::cases(),
         notebooks::cases(),
         runs::cases(),
+        history::cases(),
         files::cases(),
         consoles::cases(),
         jobs::cases(),

@@ -144,6 +144,7 @@ pub async fn add_notebook(store: &DynStore, project: ProjectId, owner: &TestUser
         mode: NotebookMode::Thread,
         kernelspec: None,
         creator: &owner.user,
+        at: chrono::Utc::now(),
     };
     sync_server::notebooks::create_empty(store, new).await.expect("create notebook").id
 }

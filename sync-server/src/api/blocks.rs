@@ -10,7 +10,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::Utc;
 
 use super::Routes;
 use super::extract::Id;
@@ -43,7 +42,7 @@ async fn block(
 ) -> ApiResult<Json<NotebookView>> {
     let (notebook, access) = notebook_access(&state, Some(&caller.user), id).await?;
     access.require(Access::Edit)?;
-    let after = state.store.block_notebook(notebook.id, caller.user.id, Utc::now()).await?;
+    let after = state.store.block_notebook(notebook.id, caller.user.id, state.config.clock().now()).await?;
     match &after.block {
         Some(block) if block.holder != caller.user.id => {
             Err(ApiError::AlreadyBlocked(Box::new(BlockView::load(&state, block).await?)))

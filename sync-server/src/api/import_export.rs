@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{Id, QueryParams};
+use super::history::PointQuery;
 use super::views::{ErrorBody, NotebookView};
 use super::{Routes, created};
 use crate::access::{Access, notebook_access, project_access};
@@ -82,6 +83,7 @@ async fn import(
         name: params.name.as_deref(),
         mode: params.mode.unwrap_or(NotebookMode::Thread),
         importer: &caller.user,
+        at: state.config.clock().now(),
     };
     let imported = notebooks::import(&state.store, request, bytes).await?;
     tracing::info!(notebook = %imported.notebook.id, user = %caller.user.name, "notebook imported");
@@ -106,27 +108,41 @@ async fn read_limited(body: Body, limit: usize) -> ApiResult<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Export a notebook as it is now, as an nbformat 4.5 file (anyone who may view it).
+/// The header that says which point of the history an export shows.
+const SEQ_HEADER: &str = "x-talkbook-seq";
+
+/// Export a notebook as an nbformat 4.5 file (anyone who may view it): as it is now, or,
+/// with `seq` or `at`, exactly as it was then (time travel).
 ///
 /// Each cell's authorship is under its `metadata.talkbook` (`author`, `author_name`,
 /// `created_at`).
 #[utoipa::path(get, path = "/api/notebooks/{id}/ipynb", operation_id = "export_notebook", tag = "notebooks",
-    params(("id" = i64, Path, description = "Notebook id")),
+    params(("id" = i64, Path, description = "Notebook id"), PointQuery),
     security((), ("bearer" = []), ("cookie" = []), ("token" = [])),
     responses(
         (status = 200, description = "The `.ipynb` file, as a download", body = IpynbFile, content_type = "application/x-ipynb+json",
-            headers(("content-disposition" = String, description = "`attachment; filename=\"NAME.ipynb\"`"))),
+            headers(("content-disposition" = String, description = "`attachment; filename=\"NAME.ipynb\"`"),
+                ("x-talkbook-seq" = i64, description = "With `seq` or `at`: the update of the log the export shows the notebook right after"))),
+        (status = 400, description = "A point that does not parse, or both `seq` and `at`", body = ErrorBody),
         (status = 401, description = "Anonymous, and the project is not public", body = ErrorBody),
         (status = 403, description = "Signed in but no member of a private project", body = ErrorBody),
         (status = 404, description = "No such notebook", body = ErrorBody),
+        (status = 422, description = "`out_of_range`: a point outside the notebook's history", body = ErrorBody),
     ))]
 async fn export(
     State(state): State<AppState>,
     MaybeUser(caller): MaybeUser,
     Id(id): Id<NotebookId>,
+    QueryParams(query): QueryParams<PointQuery>,
 ) -> ApiResult<Response> {
     let (notebook, _) = notebook_access(&state, caller.as_ref().map(|c| &c.user), id).await?;
-    let document = state.rooms.document_state(notebook.id).await?;
+    let (document, seq) = match query.point()? {
+        Some(point) => {
+            let seq = state.history.resolve(notebook.id, point).await?;
+            (state.history.state_at(notebook.id, seq).await?.encode_state(), Some(seq))
+        }
+        None => (state.rooms.document_state(notebook.id).await?, None),
+    };
     let text = tokio::task::spawn_blocking(move || notebooks::export_state(&document))
         .await
         .map_err(ApiError::internal)??;
@@ -135,7 +151,11 @@ async fn export(
         (CONTENT_DISPOSITION, attachment(&format!("{}.ipynb", notebook.name))),
         (CONTENT_LENGTH, text.len().to_string()),
     ];
-    Ok((headers, text).into_response())
+    let mut response = (headers, text).into_response();
+    if let Some(seq) = seq {
+        response.headers_mut().insert(SEQ_HEADER, seq.into());
+    }
+    Ok(response)
 }
 
 /// A `Content-Disposition` for downloading as `file_name`: a quoted ASCII name (quotes and

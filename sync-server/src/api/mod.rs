@@ -18,6 +18,7 @@
 //! - [`consoles`] — a user's interactive kernel sessions, their runs and event streams
 //! - [`jobs`] — background runs of project scripts
 //! - [`files`] — project files and folders, zips of folders, manual file blocks
+//! - [`history`] — the timeline, blame, restore; [`undo`] — per-user undo
 //! - [`openapi`] — the OpenAPI document of all of the above, at `/api/openapi.json`
 //!
 //! Every route of the application is registered through [`Routes`], which records each
@@ -29,6 +30,7 @@ mod blocks;
 mod consoles;
 mod extract;
 mod files;
+mod history;
 mod import_export;
 mod jobs;
 mod kernels;
@@ -37,6 +39,7 @@ mod notebooks;
 pub mod openapi;
 mod projects;
 mod runs;
+mod undo;
 mod users;
 pub mod views;
 
@@ -72,6 +75,7 @@ pub fn routes() -> Routes {
         .merge(consoles::routes)
         .merge(jobs::routes)
         .merge(files::routes)
+        .merge(history::routes)
         .merge(openapi::routes)
 }
 

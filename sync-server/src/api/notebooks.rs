@@ -70,6 +70,7 @@ async fn create(
         mode: body.mode.unwrap_or(NotebookMode::Thread),
         kernelspec: body.kernelspec.as_deref(),
         creator: &caller.user,
+        at: state.config.clock().now(),
     };
     let row = notebooks::create_empty(&state.store, new).await?;
     Ok(created(NotebookView::new(row, None, access)))

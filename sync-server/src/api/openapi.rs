@@ -88,6 +88,10 @@ use super::views::{ErrorBody, ErrorDetail};
         super::files::create_folder,
         super::files::block,
         super::files::unblock,
+        super::history::timeline,
+        super::history::blame,
+        super::history::restore_notebook,
+        super::undo::undo,
         openapi_json,
         websocket,
         crate::app::healthz,
@@ -109,6 +113,7 @@ use super::views::{ErrorBody, ErrorDetail};
         (name = "jobs", description = "Background runs of project scripts"),
         (name = "consoles", description = "Interactive kernel sessions of one user, optionally holding a project file"),
         (name = "files", description = "Project files and folders, folder zips and manual file blocks"),
+        (name = "history", description = "Authorship history: the timeline, blame, restore and per-user undo (time travel is the export with `seq` or `at`)"),
         (name = "websocket", description = "Live notebooks over the y-websocket protocol"),
         (name = "service", description = "Health, readiness, metrics and this document"),
     )

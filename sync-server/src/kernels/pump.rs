@@ -236,6 +236,8 @@ pub(crate) struct PumpedRun {
     pub kernel: Arc<ManagedKernel>,
     /// Who the files the run writes are stored for.
     pub writer: UserId,
+    /// Who asked for the run: the history names them as the author of its outputs.
+    pub runner: UserId,
     pub execution: Execution,
 }
 
@@ -243,12 +245,12 @@ pub(crate) struct PumpedRun {
 /// its start and end into the execution record. Runs on even if the person who asked has
 /// gone.
 pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<DocOp>) {
-    let PumpedRun { notebook, cell, record, kernel, writer, mut execution } = run;
+    let PumpedRun { notebook, cell, record, kernel, writer, runner, mut execution } = run;
     // The record is written beside the document, never in the way of outputs.
     let (records, record_ops) = mpsc::unbounded_channel();
     kernels.pumps.spawn(write_record(kernels.store.clone(), record, record_ops));
     let bridge_id = execution.id();
-    write(&kernels, notebook, &cell, first_ops).await;
+    write(&kernels, notebook, runner, &cell, first_ops).await;
     let mut planner = Planner::new(kernels.config.max_output_bytes);
     let mut finished: Option<ExecutionEnd> = None;
     // When the kernel said the run ended (not when its last outputs were written, which
@@ -296,7 +298,7 @@ pub(crate) async fn pump(kernels: Arc<Kernels>, run: PumpedRun, first_ops: Vec<D
             let left = kernels.run_ended(notebook, cell.as_str(), &kernel, bridge_id);
             ops.push(DocOp::State(if left == 0 { ExecutionState::Idle } else { ExecutionState::Queued }));
         }
-        write(&kernels, notebook, &cell, ops).await;
+        write(&kernels, notebook, runner, &cell, ops).await;
     }
     let end = finished.unwrap_or(ExecutionEnd {
         status: ExecutionStatus::Aborted,
@@ -335,12 +337,14 @@ async fn write_record(
     }
 }
 
-async fn write(kernels: &Kernels, notebook: NotebookId, cell: &CellId, ops: Vec<DocOp>) {
+async fn write(kernels: &Kernels, notebook: NotebookId, runner: UserId, cell: &CellId, ops: Vec<DocOp>) {
     if ops.is_empty() {
         return;
     }
     let cell = cell.clone();
-    let edit = kernels.rooms.edit(notebook, "write kernel outputs", move |editor| apply(editor, &cell, &ops));
+    let edit = kernels.rooms.edit_for(notebook, "write kernel outputs", Some(runner), move |editor| {
+        apply(editor, &cell, &ops)
+    });
     if let Err(e) = edit.await {
         tracing::warn!(notebook = %notebook, error = %e, "kernel outputs not written");
     }

@@ -140,6 +140,7 @@ impl Kernels {
             record: record_rx,
             kernel: kernel.clone(),
             writer,
+            runner: runner.id,
             execution,
         };
         self.pumps.spawn(pump::pump(self.clone(), run, first_ops));

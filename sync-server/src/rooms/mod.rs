@@ -21,7 +21,9 @@ use tokio_util::task::TaskTracker;
 
 pub use committer::{CommitError, Committer};
 pub use peer::{Closer, Outbox, Peer, close};
-pub use room::{Authorizer, JoinError, Loaded, NotebookPolicy, RoomConfig, RoomMsg, ServerEditFn, load};
+pub use room::{
+    Authorizer, CheckpointHook, JoinError, Loaded, NotebookPolicy, RoomConfig, RoomMsg, ServerEditFn, UserEditFn, load,
+};
 
 /// Why a server edit did not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -179,6 +181,22 @@ impl Rooms {
         T: Send + 'static,
         F: Fn(&mut doc_model::Editor<'_, '_>) -> T + Send + Sync + 'static,
     {
+        self.edit_for(id, what, None, f).await
+    }
+
+    /// [`Rooms::edit`] for an edit made on behalf of `actor` (a run's outputs: the user who
+    /// ran the cell), which the log records so the history can say whose run it was.
+    pub async fn edit_for<T, F>(
+        &self,
+        id: NotebookId,
+        what: &'static str,
+        actor: Option<doc_model::UserId>,
+        f: F,
+    ) -> Result<T, EditError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut doc_model::Editor<'_, '_>) -> T + Send + Sync + 'static,
+    {
         let f = Arc::new(f);
         for _ in 0..JOIN_ATTEMPTS {
             if self.shutdown.is_cancelled() {
@@ -191,12 +209,43 @@ impl Rooms {
                 let _ = reply.send(run(editor));
                 Ok(())
             }));
-            if !handle.send(RoomMsg::Edit { what, edit }).await {
+            if !handle.send(RoomMsg::Edit { what, actor, edit }).await {
                 self.forget(id, handle.generation);
                 continue;
             }
             // A room that closed (evicted, or the notebook cannot be loaded) drops the
             // message unrun: try the next room.
+            if let Ok(value) = answer.await {
+                return Ok(value);
+            }
+        }
+        Err(EditError::Unavailable)
+    }
+
+    /// Runs `f` as an edit in `user`'s name (restore, undo), loading the room if it is not
+    /// open: `f` edits a copy of the current document under a fresh Yjs client id bound to
+    /// `user`, and the room commits and broadcasts the difference as the user's update.
+    /// Returns what `f` returned; `f` may run again, as for [`Rooms::edit`].
+    pub async fn edit_as<T, F>(&self, id: NotebookId, user: &crate::store::User, f: F) -> Result<T, EditError>
+    where
+        T: Send + 'static,
+        F: Fn(&doc_model::NotebookDoc) -> T + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        for _ in 0..JOIN_ATTEMPTS {
+            if self.shutdown.is_cancelled() {
+                return Err(EditError::ShuttingDown);
+            }
+            let handle = self.room(id);
+            let (reply, answer) = oneshot::channel();
+            let run = f.clone();
+            let edit = UserEditFn(Box::new(move |doc| {
+                let _ = reply.send(run(doc));
+            }));
+            if !handle.send(RoomMsg::EditAs { user: user.clone(), edit }).await {
+                self.forget(id, handle.generation);
+                continue;
+            }
             if let Ok(value) = answer.await {
                 return Ok(value);
             }

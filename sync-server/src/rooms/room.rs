@@ -64,7 +64,15 @@ pub enum RoomMsg {
     /// committed and broadcast like any update.
     Edit {
         what: &'static str,
+        /// The user the edit is made for (the runner of a cell), recorded in the log.
+        actor: Option<UserId>,
         edit: ServerEditFn,
+    },
+    /// An edit the server makes in a user's name (restore, undo): made under a fresh Yjs
+    /// client id bound to that user, so blame shows them as its author.
+    EditAs {
+        user: User,
+        edit: UserEditFn,
     },
 }
 
@@ -77,6 +85,19 @@ pub struct ServerEditFn(pub Box<EditBody>);
 impl std::fmt::Debug for ServerEditFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ServerEditFn")
+    }
+}
+
+/// What a user edit does: it gets a copy of the document whose client id is bound to the
+/// user, edits it (through [`NotebookDoc::edit`]), and the room takes in the difference.
+type UserEditBody = dyn FnOnce(&NotebookDoc) + Send;
+
+/// A user edit as a room runs it.
+pub struct UserEditFn(pub Box<UserEditBody>);
+
+impl std::fmt::Debug for UserEditFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserEditFn")
     }
 }
 
@@ -121,6 +142,20 @@ pub struct RoomConfig {
     pub checkpoint_idle: Duration,
     /// Benchmarks only: accept client updates unchecked (see the `serve` flag).
     pub skip_update_checks: bool,
+    /// The time stamped on every logged update.
+    pub clock: crate::clock::Clock,
+    /// Called after each checkpoint (the history indexes the notebook in the background).
+    pub after_checkpoint: Option<CheckpointHook>,
+}
+
+/// What to do after a room wrote a checkpoint.
+#[derive(Clone)]
+pub struct CheckpointHook(pub Arc<dyn Fn(NotebookId) + Send + Sync>);
+
+impl std::fmt::Debug for CheckpointHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CheckpointHook")
+    }
 }
 
 /// An update applied in memory and waiting for its commit.
@@ -343,7 +378,8 @@ impl Room {
                     self.write_policy();
                 }
                 RoomMsg::Reauthorize(decide) => self.reauthorize(&decide),
-                RoomMsg::Edit { what, edit } => self.server_edit(what, edit.0),
+                RoomMsg::Edit { what, actor, edit } => self.server_edit(what, actor, edit.0),
+                RoomMsg::EditAs { user, edit } => self.edit_as(&user, edit.0),
                 RoomMsg::Deleted => {
                     for conn in self.conns.values() {
                         conn.outbox.closer.close(close::NOTEBOOK_DELETED, "notebook deleted");
@@ -526,7 +562,12 @@ impl Room {
         }
         let state = self.doc.encode_state();
         match self.store.write_checkpoint(self.id, self.last_seq, &state).await {
-            Ok(()) => self.since_checkpoint = 0,
+            Ok(()) => {
+                self.since_checkpoint = 0;
+                if let Some(hook) = &self.config.after_checkpoint {
+                    (hook.0)(self.id);
+                }
+            }
             Err(e) => tracing::warn!(notebook = %self.id, error = %e, "checkpoint failed"),
         }
     }

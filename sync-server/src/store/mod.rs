@@ -162,6 +162,52 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The highest sequence number in the notebook's log (0 when empty).
     async fn last_seq(&self, notebook: NotebookId) -> StoreResult<Seq>;
 
+    // --- the history index (derived from the log by the history indexer) ---
+    /// The highest sequence number whose update is indexed (0 when nothing is).
+    async fn history_progress(&self, notebook: NotebookId) -> StoreResult<Seq>;
+    /// Writes one indexing step in one transaction: events (inserted, or replaced by
+    /// `(first_seq, part)`), clock spans (a span already stored is left alone), the
+    /// snapshot, and the progress `batch.upto`. Returns false and writes nothing if the
+    /// stored progress is not `batch.after` (another indexer got there first).
+    async fn write_history(&self, batch: &HistoryBatch) -> StoreResult<bool>;
+    /// Events matching `filter`, by `(first_seq, part)` ascending, at most `filter.limit`.
+    async fn history_events(&self, notebook: NotebookId, filter: &HistoryFilter)
+    -> StoreResult<Vec<HistoryEventRow>>;
+    /// Events whose `last_at` is at or after `since`: the groups an indexer may extend.
+    async fn history_events_since(&self, notebook: NotebookId, since: Timestamp)
+    -> StoreResult<Vec<HistoryEventRow>>;
+    /// Spans of `client` overlapping the clocks `[from, to)`, inserted ones (`deleted`
+    /// false) or deleted ones, by `clock_start` then `seq`.
+    async fn clock_spans(
+        &self,
+        notebook: NotebookId,
+        deleted: bool,
+        client: u64,
+        from: u32,
+        to: u32,
+    ) -> StoreResult<Vec<ClockSpan>>;
+    /// Who made the logged updates `seqs` and when (unknown numbers are left out), by seq.
+    async fn update_meta(&self, notebook: NotebookId, seqs: &[Seq]) -> StoreResult<Vec<UpdateMeta>>;
+    /// Every span (`true`: deleted, `false`: inserted) written by the updates
+    /// `from..=to`, by seq.
+    async fn spans_between(&self, notebook: NotebookId, from: Seq, to: Seq) -> StoreResult<Vec<(bool, ClockSpan)>>;
+    /// Records that `user` undid the event `(first_seq, part)` at `at` (again: no change).
+    async fn mark_undone(
+        &self,
+        notebook: NotebookId,
+        first_seq: Seq,
+        part: i32,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The events `user` has undone in the notebook.
+    async fn undone_events(&self, notebook: NotebookId, user: UserId) -> StoreResult<Vec<(Seq, i32)>>;
+    /// The highest sequence number logged at or before `at` (0 if none was).
+    async fn seq_at(&self, notebook: NotebookId, at: Timestamp) -> StoreResult<Seq>;
+    /// The newest full state at or before `upto`, from the room's checkpoints or the
+    /// history's snapshots, with the sequence number it covers.
+    async fn nearest_state(&self, notebook: NotebookId, upto: Seq) -> StoreResult<Option<Checkpoint>>;
+
     // --- executions ---
     /// Records a run as it is queued (status `queued`); `NotFound` for an unknown notebook
     /// or user.

@@ -1,15 +1,17 @@
 //! What the two SQL backends share: turning constraint violations into [`StoreError`]s
 //! people can read, decoding the text columns of closed sets, checking final execution
-//! statuses and job states, planning how an append reserves sequence numbers, reading and
-//! judging project file entries, and ordering the files a job generated.
+//! statuses and job states, planning how an append reserves sequence numbers, checking and
+//! decoding the history index's rows, reading and judging project file entries, and
+//! ordering the files a job generated.
 
 use std::collections::{BTreeMap, HashSet};
 
 use sqlx::error::ErrorKind;
 
 use super::{
-    BlockReason, ExecutionStatus, FileBlock, FileEntry, FileKind, FilePath, FileTreeError, JobState,
-    NewUpdate, NotebookId, Seq, StoreError, StoreResult, Timestamp, UserId,
+    BlockReason, ExecutionStatus, FileBlock, FileEntry, FileKind, FilePath, FileTreeError, HistoryBatch,
+    HistoryEventRow, HistoryFilter, JobState, NewUpdate, NotebookId, Seq, StoreError, StoreResult, Timestamp,
+    UserId,
 };
 
 /// Maps a failed statement to the error callers act on: a unique violation becomes
@@ -139,6 +141,56 @@ pub(super) fn client_id_from_sql(id: i64) -> u64 {
 /// bad newest checkpoint (an encoder bug) can be recovered from an older one plus the log.
 pub(super) const CHECKPOINTS_KEPT: i64 = 3;
 
+// --- the history index ---
+
+/// The events of a batch to write, each key `(first_seq, part)` once (the last wins, as
+/// if written one after the other), in batch order. A batch whose events belong to
+/// another notebook is a caller's bug, refused before anything is written.
+///
+/// PostgreSQL refuses an `ON CONFLICT DO UPDATE` that would touch one row twice, so the
+/// duplicates must go before the statement, not in it.
+pub(super) fn batch_events(batch: &HistoryBatch) -> Result<Vec<&HistoryEventRow>, sqlx::Error> {
+    if let Some(stray) = batch.events.iter().find(|e| e.notebook_id != batch.notebook_id) {
+        return Err(sqlx::Error::InvalidArgument(format!(
+            "history event ({}, {}) of notebook {} in a batch of notebook {}",
+            stray.first_seq, stray.part, stray.notebook_id, batch.notebook_id
+        )));
+    }
+    let mut seen = HashSet::new();
+    let mut events: Vec<&HistoryEventRow> =
+        batch.events.iter().rev().filter(|e| seen.insert((e.first_seq, e.part))).collect();
+    events.reverse();
+    Ok(events)
+}
+
+/// The `(first_seq, part)` an event listing starts after: the filter's cursor, or (0, 0),
+/// before every event (sequence numbers start at 1), when there is none or the listing
+/// runs newest first (which ignores the cursor).
+pub(super) fn events_cursor(filter: &HistoryFilter) -> (Seq, i32) {
+    match filter.after {
+        Some(after) if !filter.newest_first => after,
+        _ => (0, 0),
+    }
+}
+
+/// An event's `detail` as JSON text (jsonb on PostgreSQL, checked JSON text on SQLite).
+pub(super) fn detail_to_sql(detail: &serde_json::Value) -> String {
+    detail.to_string()
+}
+
+pub(super) fn detail_from_sql(json: &str) -> Result<serde_json::Value, sqlx::Error> {
+    serde_json::from_str(json)
+        .map_err(|e| sqlx::Error::ColumnDecode { index: "detail".to_owned(), source: Box::new(e) })
+}
+
+/// Reads a stored Yjs clock (a `u32` in a 64-bit column).
+pub(super) fn clock_from_sql(column: &str, value: i64) -> Result<u32, sqlx::Error> {
+    u32::try_from(value).map_err(|_| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(UnexpectedValue { value: value.to_string() }),
+    })
+}
+
 // --- project files ---
 
 /// Reads a stored path; one that breaks today's rules (written by hand) is a decode error.
@@ -261,6 +313,7 @@ mod tests {
             notebook_id: NotebookId(notebook),
             user_id: None,
             client_ids: vec![],
+            actor_id: None,
             at: Utc::now(),
             data: vec![],
         }
@@ -300,6 +353,55 @@ mod tests {
             assert_eq!(client_id_from_sql(client_id_to_sql(id)), id);
         }
         assert_eq!(client_id_to_sql(u64::MAX), -1);
+    }
+
+    #[test]
+    fn a_batch_writes_each_event_key_once_the_last_row_winning() {
+        let event = |first_seq: Seq, part: i32, updates: i64| HistoryEventRow {
+            notebook_id: NotebookId(1),
+            first_seq,
+            part,
+            last_seq: first_seq,
+            user_id: None,
+            kind: "source_edited".to_owned(),
+            cell_id: None,
+            first_at: Utc::now(),
+            last_at: Utc::now(),
+            updates,
+            added: 0,
+            removed: 0,
+            detail: serde_json::json!({}),
+        };
+        let mut batch = HistoryBatch {
+            notebook_id: NotebookId(1),
+            after: 0,
+            upto: 3,
+            events: vec![event(1, 0, 1), event(2, 0, 1), event(1, 0, 2), event(1, 1, 1)],
+            inserted: vec![],
+            deleted: vec![],
+            snapshot: None,
+        };
+        let kept: Vec<_> = batch_events(&batch)
+            .expect("one notebook")
+            .iter()
+            .map(|e| (e.first_seq, e.part, e.updates))
+            .collect();
+        assert_eq!(kept, [(2, 0, 1), (1, 0, 2), (1, 1, 1)]);
+        batch.events.push(HistoryEventRow { notebook_id: NotebookId(2), ..event(3, 0, 1) });
+        assert!(matches!(batch_events(&batch), Err(sqlx::Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn a_listing_starts_after_its_cursor_unless_it_runs_newest_first() {
+        let filter = |after: Option<(Seq, i32)>, newest_first: bool| HistoryFilter {
+            after,
+            newest_first,
+            limit: 10,
+            ..HistoryFilter::default()
+        };
+        assert_eq!(events_cursor(&filter(Some((4, 2)), false)), (4, 2));
+        assert_eq!(events_cursor(&filter(None, false)), (0, 0));
+        assert_eq!(events_cursor(&filter(Some((4, 2)), true)), (0, 0));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod accounts;
 mod executions;
 mod files;
+mod history;
 mod jobs;
 mod log;
 mod projects;
@@ -29,6 +30,7 @@ use super::{
     NotebookRow, Project, ProjectId, ProjectUpdate, Role, Seq, Store, StoreResult, StoredDocument, Timestamp,
     Token, User, UserId,
 };
+use super::{Checkpoint, ClockSpan, HistoryBatch, HistoryEventRow, HistoryFilter, UpdateMeta};
 use super::{FileContent, FileEntry, FilePath, FileWritten, JobId, JobRecord, JobState, NewJob};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -297,6 +299,77 @@ impl Store for SqliteStore {
 
     async fn last_seq(&self, notebook: NotebookId) -> StoreResult<Seq> {
         log::last_seq(&self.reader, notebook).await
+    }
+
+    async fn history_progress(&self, notebook: NotebookId) -> StoreResult<Seq> {
+        history::history_progress(&self.reader, notebook).await
+    }
+
+    async fn write_history(&self, batch: &HistoryBatch) -> StoreResult<bool> {
+        history::write_history(self.write().await?, batch).await
+    }
+
+    async fn history_events(
+        &self,
+        notebook: NotebookId,
+        filter: &HistoryFilter,
+    ) -> StoreResult<Vec<HistoryEventRow>> {
+        history::history_events(&self.reader, notebook, filter).await
+    }
+
+    async fn history_events_since(
+        &self,
+        notebook: NotebookId,
+        since: Timestamp,
+    ) -> StoreResult<Vec<HistoryEventRow>> {
+        history::history_events_since(&self.reader, notebook, since).await
+    }
+
+    async fn clock_spans(
+        &self,
+        notebook: NotebookId,
+        deleted: bool,
+        client: u64,
+        from: u32,
+        to: u32,
+    ) -> StoreResult<Vec<ClockSpan>> {
+        history::clock_spans(&self.reader, notebook, deleted, client, from, to).await
+    }
+
+    async fn update_meta(&self, notebook: NotebookId, seqs: &[Seq]) -> StoreResult<Vec<UpdateMeta>> {
+        history::update_meta(&self.reader, notebook, seqs).await
+    }
+
+    async fn spans_between(
+        &self,
+        notebook: NotebookId,
+        from: Seq,
+        to: Seq,
+    ) -> StoreResult<Vec<(bool, ClockSpan)>> {
+        history::spans_between(&self.reader, notebook, from, to).await
+    }
+
+    async fn mark_undone(
+        &self,
+        notebook: NotebookId,
+        first_seq: Seq,
+        part: i32,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        history::mark_undone(&self.writer, notebook, first_seq, part, user, at).await
+    }
+
+    async fn undone_events(&self, notebook: NotebookId, user: UserId) -> StoreResult<Vec<(Seq, i32)>> {
+        history::undone_events(&self.reader, notebook, user).await
+    }
+
+    async fn seq_at(&self, notebook: NotebookId, at: Timestamp) -> StoreResult<Seq> {
+        history::seq_at(&self.reader, notebook, at).await
+    }
+
+    async fn nearest_state(&self, notebook: NotebookId, upto: Seq) -> StoreResult<Option<Checkpoint>> {
+        history::nearest_state(&self.reader, notebook, upto).await
     }
 
     async fn create_execution(&self, new: &NewExecution) -> StoreResult<ExecutionRecord> {

@@ -2,6 +2,7 @@
 //! kernel runs and jobs in [`runs`], project files in [`files`].
 
 mod files;
+mod history;
 mod runs;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ pub use doc_model::UserId;
 
 pub use crate::files::FilePath;
 pub use files::*;
+pub use history::*;
 pub use runs::*;
 
 /// Server time, always UTC.
@@ -332,6 +334,8 @@ pub struct NewUpdate {
     pub user_id: Option<UserId>,
     /// The Yjs client ids whose items the update carries.
     pub client_ids: Vec<u64>,
+    /// For the server's own edits made for a user (a run's outputs), that user.
+    pub actor_id: Option<UserId>,
     /// Server time of acceptance.
     pub at: Timestamp,
     /// The Yjs update, v1 encoding.
@@ -344,6 +348,7 @@ pub struct LoggedUpdate {
     pub seq: Seq,
     pub user_id: Option<UserId>,
     pub client_ids: Vec<u64>,
+    pub actor_id: Option<UserId>,
     pub at: Timestamp,
     pub data: Vec<u8>,
 }

@@ -61,6 +61,7 @@ pub fn update(notebook: NotebookId, label: &str) -> NewUpdate {
         notebook_id: notebook,
         user_id: None,
         client_ids: vec![7],
+        actor_id: None,
         at: at(0),
         data: label.as_bytes().to_vec(),
     }

@@ -6,9 +6,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
-use chrono::Utc;
 use doc_model::guard::{self, Analysis, Binding, Lookup, Person, Refusal, Rules, Structure};
-use doc_model::{Provenance, UserId};
+use doc_model::{NotebookDoc, Provenance, UserId};
+use yrs::updates::decoder::Decode;
 use yrs::block::ClientID;
 use yrs::sync::{Message, SyncMessage};
 use yrs::{ReadTxn, Transact};
@@ -136,7 +136,7 @@ impl Room {
         }
         self.structure.commit(analysis);
         METRICS.updates_accepted.fetch_add(1, Ordering::Relaxed);
-        self.queue(Some(conn_id), Some(user.id), client_ids, data);
+        self.queue(Some(conn_id), Some(user.id), None, client_ids, data);
         if creates_cells {
             self.record_authors(&user);
         }
@@ -151,7 +151,7 @@ impl Room {
         let client_ids: Vec<u64> = update.state_vector_lower().iter().map(|(c, _)| c.get()).collect();
         let Ok(cells_changed) = self.doc.apply_decoded(update) else { return };
         METRICS.updates_accepted.fetch_add(1, Ordering::Relaxed);
-        self.queue(Some(conn_id), Some(user.id), client_ids, data);
+        self.queue(Some(conn_id), Some(user.id), None, client_ids, data);
         if cells_changed {
             self.record_authors(&user);
         }
@@ -189,13 +189,22 @@ impl Room {
             self.bindings.insert(*client, Some(user.id));
         }
         let client_ids = own.iter().map(|(c, _)| c.get()).collect();
-        self.queue(None, Some(user.id), client_ids, data);
+        self.queue(None, Some(user.id), None, client_ids, data);
     }
 
     /// Queues an update applied to the document for the next group commit. `user` is who
-    /// it is logged for (`None`: the server), `client_ids` the Yjs clients it binds.
-    fn queue(&mut self, from: Option<u64>, user: Option<UserId>, client_ids: Vec<u64>, data: Vec<u8>) {
-        let record = NewUpdate { notebook_id: self.id, user_id: user, client_ids, at: Utc::now(), data };
+    /// it is logged for (`None`: the server), `actor` who a server edit was made for,
+    /// `client_ids` the Yjs clients it binds.
+    fn queue(
+        &mut self,
+        from: Option<u64>,
+        user: Option<UserId>,
+        actor: Option<UserId>,
+        client_ids: Vec<u64>,
+        data: Vec<u8>,
+    ) {
+        let at = self.config.clock.now();
+        let record = NewUpdate { notebook_id: self.id, user_id: user, client_ids, actor_id: actor, at, data };
         self.pending.push(Pending { from, record });
     }
 
@@ -218,6 +227,7 @@ impl Room {
     pub(super) fn server_edit(
         &mut self,
         what: &str,
+        actor: Option<UserId>,
         f: impl FnOnce(&mut doc_model::Editor<'_, '_>) -> Result<(), doc_model::DocError>,
     ) {
         match self.doc.edit(f) {
@@ -236,9 +246,59 @@ impl Room {
                 index_trusted(&mut self.structure, self.id, &scanned);
                 let client = self.doc.doc().client_id();
                 self.bindings.insert(client, None);
-                self.queue(None, None, vec![client.get()], data);
+                self.queue(None, None, actor, vec![client.get()], data);
             }
             Err(e) => tracing::error!(notebook = %self.id, error = %e, "cannot {what}"),
+        }
+    }
+
+    /// Makes an edit in `user`'s name: `f` edits a copy of the document whose Yjs client
+    /// id is fresh and bound to `user`; the difference is applied here, logged as the
+    /// user's update and broadcast like theirs. Blame then names the user as the author of
+    /// what it inserted. The caller has checked the user's rights.
+    pub(super) fn edit_as(&mut self, user: &User, f: impl FnOnce(&NotebookDoc)) {
+        let own = self.doc.doc().client_id().get();
+        let client = std::iter::repeat_with(|| unbound_client_id(&self.bindings)).find(|c| *c != own).unwrap_or(own);
+        let copy = NotebookDoc::with_client_id(client);
+        if let Err(e) = copy.apply_update(&self.doc.encode_state()) {
+            tracing::error!(notebook = %self.id, error = %e, "cannot copy the document for a user edit");
+            return;
+        }
+        let before = copy.doc().transact().state_vector();
+        f(&copy);
+        let data = copy.doc().transact().encode_state_as_update_v1(&before);
+        let scanned = match guard::scan_update(&data) {
+            Ok(scanned) => scanned,
+            Err(e) => {
+                tracing::error!(notebook = %self.id, error = %e, "cannot read a user edit");
+                return;
+            }
+        };
+        if scanned.blocks.is_empty() && scanned.deletes.is_empty() {
+            return;
+        }
+        index_trusted(&mut self.structure, self.id, &scanned);
+        let update = match yrs::Update::decode_v1(&data) {
+            Ok(update) => update,
+            Err(e) => {
+                tracing::error!(notebook = %self.id, error = %e, "cannot decode a user edit");
+                return;
+            }
+        };
+        let cells_changed = match self.doc.apply_decoded(update) {
+            Ok(changed) => changed,
+            Err(e) => {
+                tracing::error!(notebook = %self.id, error = %e, "cannot apply a user edit");
+                return;
+            }
+        };
+        self.bindings.insert(ClientID::new(client), Some(user.id));
+        self.names.insert(user.id, user.name.clone());
+        // Logged as the user's, with the user as actor too: the history marks it as made by
+        // the server in their name (a restore or an undo).
+        self.queue(None, Some(user.id), Some(user.id), vec![client], data);
+        if cells_changed {
+            self.record_authors(user);
         }
     }
 
@@ -263,7 +323,7 @@ impl Room {
         if current == (Some(mode.clone()), Some(block.clone()), Some(others_may_run.clone())) {
             return;
         }
-        self.server_edit("write the notebook's mode and block", |ed| {
+        self.server_edit("write the notebook's mode and block", None, |ed| {
             ed.set_server_state("mode", Some(&mode));
             ed.set_server_state("others_may_run", Some(&others_may_run));
             ed.set_server_state("block", Some(&block));
@@ -280,7 +340,7 @@ impl Room {
             return;
         }
         tracing::info!(notebook = %self.id, cells = stale.len(), "cells left queued or busy without a run shown as idle");
-        self.server_edit("show stale runs as idle", |ed| {
+        self.server_edit("show stale runs as idle", None, |ed| {
             for id in &stale {
                 ed.set_execution_state(id, doc_model::ExecutionState::Idle)?;
             }
@@ -316,8 +376,8 @@ impl Room {
             return;
         }
         let record =
-            Provenance { author: author.id, author_name: author.name.clone(), created_at: Utc::now() };
-        self.server_edit("record provenance", |ed| {
+            Provenance { author: author.id, author_name: author.name.clone(), created_at: self.config.clock.now() };
+        self.server_edit("record provenance", None, |ed| {
             for id in &new_cells {
                 ed.record_provenance(id, &record);
             }

@@ -111,14 +111,16 @@ async fn insert_rows(
 ) -> StoreResult<()> {
     let notebooks: Vec<i64> = updates.iter().map(|u| u.notebook_id.0).collect();
     let users: Vec<Option<i64>> = updates.iter().map(|u| u.user_id.map(|id| id.0)).collect();
+    let actors: Vec<Option<i64>> = updates.iter().map(|u| u.actor_id.map(|id| id.0)).collect();
     let client_ids: Vec<String> = updates.iter().map(|u| client_ids_literal(&u.client_ids)).collect();
     let times: Vec<Timestamp> = updates.iter().map(|u| u.at).collect();
     let data: Vec<&[u8]> = updates.iter().map(|u| u.data.as_slice()).collect();
     sqlx::query(
-        "INSERT INTO notebook_updates (notebook_id, seq, user_id, client_ids, at, data)
-         SELECT notebook_id, seq, user_id, client_ids::bigint[], at, data
-         FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::bytea[])
-           AS u(notebook_id, seq, user_id, client_ids, at, data)",
+        "INSERT INTO notebook_updates (notebook_id, seq, user_id, client_ids, at, data, actor_id)
+         SELECT notebook_id, seq, user_id, client_ids::bigint[], at, data, actor_id
+         FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::bytea[],
+                     $7::bigint[])
+           AS u(notebook_id, seq, user_id, client_ids, at, data, actor_id)",
     )
     .bind(&notebooks)
     .bind(seqs)
@@ -126,6 +128,7 @@ async fn insert_rows(
     .bind(&client_ids)
     .bind(&times)
     .bind(&data)
+    .bind(&actors)
     .execute(&mut **tx)
     .await
     .map_err(|e| {
@@ -166,7 +169,7 @@ pub(super) async fn updates_between(
     upto: Option<Seq>,
 ) -> Result<Vec<LoggedUpdate>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT seq, user_id, client_ids, at, data FROM notebook_updates
+        "SELECT seq, user_id, client_ids, actor_id, at, data FROM notebook_updates
          WHERE notebook_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
     )
     .bind(notebook.0)
@@ -225,10 +228,12 @@ pub(super) async fn last_seq(pool: &PgPool, notebook: NotebookId) -> StoreResult
 fn update_from_row(row: &PgRow) -> Result<LoggedUpdate, sqlx::Error> {
     let user_id: Option<i64> = row.try_get("user_id")?;
     let client_ids: Vec<i64> = row.try_get("client_ids")?;
+    let actor_id: Option<i64> = row.try_get("actor_id")?;
     Ok(LoggedUpdate {
         seq: row.try_get("seq")?,
         user_id: user_id.map(UserId),
         client_ids: client_ids.into_iter().map(client_id_from_sql).collect(),
+        actor_id: actor_id.map(UserId),
         at: row.try_get("at")?,
         data: row.try_get("data")?,
     })

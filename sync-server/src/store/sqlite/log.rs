@@ -45,19 +45,26 @@ pub(super) async fn append_updates(
     }
     let seqs = assign_seqs(updates, &counts, &last);
     for ((update, seq), client_ids) in updates.iter().zip(&seqs).zip(&client_ids) {
-        sqlx::query("INSERT INTO notebook_updates (notebook_id, seq, user_id, client_ids, at, data) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(update.notebook_id.0)
-            .bind(seq)
-            .bind(update.user_id.map(|u| u.0))
-            .bind(client_ids)
-            .bind(to_millis(update.at))
-            .bind(&update.data)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                let missing = || format!("user {}", update.user_id.map_or_else(|| "-".to_owned(), |u| u.to_string()));
-                constraint_error(e, || format!("update {seq} of notebook {}", update.notebook_id), missing)
-            })?;
+        sqlx::query(
+            "INSERT INTO notebook_updates (notebook_id, seq, user_id, client_ids, at, data, actor_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(update.notebook_id.0)
+        .bind(seq)
+        .bind(update.user_id.map(|u| u.0))
+        .bind(client_ids)
+        .bind(to_millis(update.at))
+        .bind(&update.data)
+        .bind(update.actor_id.map(|u| u.0))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            let missing = || {
+                let name = |user: Option<UserId>| user.map_or_else(|| "-".to_owned(), |u| u.to_string());
+                format!("user {} or {}", name(update.user_id), name(update.actor_id))
+            };
+            constraint_error(e, || format!("update {seq} of notebook {}", update.notebook_id), missing)
+        })?;
     }
     for (notebook, client_id, user) in client_bindings(updates) {
         sqlx::query(
@@ -125,7 +132,7 @@ pub(super) async fn updates_between(
     upto: Option<Seq>,
 ) -> Result<Vec<LoggedUpdate>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT seq, user_id, client_ids, at, data FROM notebook_updates
+        "SELECT seq, user_id, client_ids, actor_id, at, data FROM notebook_updates
          WHERE notebook_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
     )
     .bind(notebook.0)
@@ -184,10 +191,12 @@ pub(super) async fn last_seq(pool: &SqlitePool, notebook: NotebookId) -> StoreRe
 
 fn update_from_row(row: &SqliteRow) -> Result<LoggedUpdate, sqlx::Error> {
     let user_id: Option<i64> = row.try_get("user_id")?;
+    let actor_id: Option<i64> = row.try_get("actor_id")?;
     Ok(LoggedUpdate {
         seq: row.try_get("seq")?,
         user_id: user_id.map(UserId),
         client_ids: decode_client_ids(row.try_get("client_ids")?)?,
+        actor_id: actor_id.map(UserId),
         at: time_column(row, "at")?,
         data: row.try_get("data")?,
     })

@@ -1,0 +1,86 @@
+//! Authorship history (SPEC §1): readable events, blame, the notebook at any past moment,
+//! restore and per-user undo.
+//!
+//! The update log is the history; everything here reads it. Answering "who changed what
+//! when" straight from the log would mean replaying it for every request, so the
+//! [`indexer`] replays each notebook's log once, in order, and keeps what the answers need
+//! in the database: readable events ([`doc_model::history::changes`]), which update
+//! inserted and deleted each range of Yjs clocks (for [`blame`]), and full snapshots along
+//! the way (for [`travel`]: loading a past state starts from the nearest one). Indexing
+//! catches up on demand before each answer, and in the background after rooms checkpoint.
+
+pub mod blame;
+pub mod indexer;
+pub mod travel;
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use tokio::sync::Mutex;
+
+use crate::store::{DynStore, NotebookId, StoreError, Timestamp};
+
+pub use blame::{Blame, BlameLine, BlameRun, Deletion};
+pub use travel::Point;
+
+/// Why a history request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A logged update or snapshot does not decode or apply.
+    #[error("the notebook's history cannot be read: {0}")]
+    Corrupt(String),
+    #[error("no cell `{0}` in the notebook at that point")]
+    NoSuchCell(String),
+    /// A moment or sequence number outside the notebook's history.
+    #[error("{0}")]
+    OutOfRange(String),
+    #[error("history work failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The history service: one per server (or CLI command).
+#[derive(Debug)]
+pub struct History {
+    store: DynStore,
+    /// A user's edits to the same part of a cell closer than this are one event.
+    gap: chrono::Duration,
+    /// One indexer per notebook at a time in this process (several processes are kept
+    /// apart by the progress check of `write_history`).
+    indexing: DashMap<NotebookId, Arc<Mutex<()>>>,
+}
+
+impl History {
+    pub fn new(store: DynStore, gap: chrono::Duration) -> Self {
+        Self { store, gap, indexing: DashMap::new() }
+    }
+
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    /// Indexes the notebook in the background (after a room checkpoint), so the next
+    /// history request finds little left to do. Does nothing if indexing is under way.
+    pub fn index_soon(self: &Arc<Self>, notebook: NotebookId) {
+        let lock = self.lock_for(notebook);
+        if lock.try_lock().is_err() {
+            return;
+        }
+        let history = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = history.catch_up(notebook).await {
+                tracing::warn!(notebook = %notebook, error = %e, "history indexing failed");
+            }
+        });
+    }
+
+    fn lock_for(&self, notebook: NotebookId) -> Arc<Mutex<()>> {
+        self.indexing.entry(notebook).or_default().clone()
+    }
+}
+
+/// Timestamps as the API shows them: RFC 3339 with milliseconds, UTC.
+pub fn rfc3339(at: Timestamp) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
