@@ -12,6 +12,7 @@ Measures, each from request to the whole answer read:
   normally the server indexes in the background after each checkpoint);
 - `timeline_page_ms`: `GET …/history?limit=100` at random cursors (p50 / p99 / max);
 - `time_travel_ms`: `GET …/ipynb?seq=N` at random points of the log (p50 / p99 / max);
+- `time_travel_at_ms`: `GET …/ipynb?at=TIME` at the end times of random events;
 - `blame_ms`: blame of the notebook's largest cell, now (p50 / max).
 """
 
@@ -20,6 +21,7 @@ import json
 import random
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 
@@ -60,13 +62,14 @@ def main():
     log(f"indexed up to seq {last_seq} in {first_ms:.0f} ms")
 
     # Cursors spread over the whole timeline: walk it once with big pages.
-    cursors, after, events = [None], None, 0
+    cursors, after, events, times = [None], None, 0, []
     while True:
         query = f"?limit=1000" + (f"&after={after}" if after else "")
         _, body, _ = get(f"{base}/history{query}", args.token)
         page = json.loads(body)
         events += len(page["events"])
         cursors.extend(e["id"] for e in page["events"][::50])
+        times.extend(e["last_at"] for e in page["events"])
         after = page["next"]
         if not after:
             break
@@ -85,6 +88,12 @@ def main():
         assert int(headers.get("x-talkbook-seq") or headers.get("X-Talkbook-Seq")) == seq
         travel.append(ms)
 
+    travel_at = []
+    for _ in range(args.samples):
+        at = urllib.parse.quote(rng.choice(times))
+        ms, _, _ = get(f"{base}/ipynb?at={at}", args.token)
+        travel_at.append(ms)
+
     _, body, _ = get(f"{base}/ipynb", args.token)
     cells = json.loads(body)["cells"]
     biggest = max(cells, key=lambda c: len("".join(c["source"])), default=None)
@@ -102,6 +111,7 @@ def main():
         "first_index_ms": round(first_ms, 1),
         "timeline_page_ms": summary(pages),
         "time_travel_ms": summary(travel),
+        "time_travel_at_ms": summary(travel_at),
         "blame_ms": summary(blame) if blame else None,
     }))
 

@@ -138,13 +138,38 @@ pub fn cli_imports_and_exports_like_the_api(backend: Backend) {
     );
     let listed = env.api.get(&format!("/api/projects/{project}/notebooks"), Auth::Bearer(&env.admin)).json();
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "refused imports created nothing: {listed}");
+
+    // The history of the import: every cell created by bob, the same as the API says.
+    let events: Vec<Value> = stdout(&env.cli(&["history", &id.to_string(), "--json"], ""))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    let cells = written["cells"].as_array().expect("cells");
+    let created: Vec<&Value> = events.iter().filter(|e| e["kind"] == "cell_created").collect();
+    assert_eq!(created.len(), cells.len(), "{events:?}");
+    assert!(created.iter().all(|e| e["user"] == json!("bob")), "{events:?}");
+    let api_events = env.api.get(&format!("/api/notebooks/{id}/history"), Auth::Bearer(&env.admin)).json();
+    let api_ids: Vec<&Value> = api_events["events"].as_array().expect("events").iter().map(|e| &e["id"]).collect();
+    assert_eq!(events.iter().map(|e| &e["id"]).collect::<Vec<_>>(), api_ids);
+    // Blame of the first cell: each line is bob's.
+    let first = &cells[0];
+    let cell_id = first["id"].as_str().expect("cell id");
+    let blame = stdout(&env.cli(&["blame", &id.to_string(), cell_id], ""));
+    let source: String = first["source"].as_array().expect("lines").iter().filter_map(Value::as_str).collect();
+    for (line, text) in blame.lines().zip(source.lines()) {
+        assert!(line.contains(" bob ") && line.ends_with(&format!("│ {text}")), "{line:?} for {text:?}");
+    }
+    assert_eq!(
+        failure(&env.cli(&["blame", &id.to_string(), "no-such-cell"], "")),
+        "error: no cell `no-such-cell` in the notebook at that point"
+    );
 }
 
 #[test]
 pub fn the_help_lists_every_admin_command() {
     let out = support::talkbook(&["--help".as_ref()]);
     let help = stdout(&out);
-    for command in ["serve", "convert", "migrate", "user", "token", "import", "export"] {
+    for command in ["serve", "convert", "migrate", "user", "token", "import", "export", "history", "blame"] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(command)),
             "`{command}` missing from:\n{help}"

@@ -5,7 +5,7 @@
 //! [`Replayer`] holding the document as of the progress, and writes in one transaction:
 //! the events they make (a user's consecutive changes to the same part of a cell within
 //! the grouping gap extend one event), the clock ranges each update inserted and deleted,
-//! a snapshot every [`SNAPSHOT_EVERY`] updates, and the new progress. The write is
+//! a snapshot at every multiple of [`SNAPSHOT_EVERY`], and the new progress. The write is
 //! conditional on the progress it started from, so two indexers (two server nodes, or a
 //! server and a CLI command) never write the same step twice.
 
@@ -103,8 +103,7 @@ impl History {
                 }
             }
         }
-        let last_snapshot = replayer.1;
-        Ok(IndexState { replayer: replayer.0, open, last_snapshot })
+        Ok(IndexState { replayer: replayer.0, open })
     }
 
     /// A replayer holding the document as of `upto`, and the sequence number of the state
@@ -135,8 +134,6 @@ struct IndexState {
     replayer: Replayer,
     /// Groups the next updates may extend, by who, cell and kind.
     open: HashMap<GroupKey, HistoryEventRow>,
-    /// The sequence number of the newest snapshot (or checkpoint) behind the progress.
-    last_snapshot: Seq,
 }
 
 impl IndexState {
@@ -174,9 +171,10 @@ impl IndexState {
                 let row = self.record(notebook, update, user, change, &mut part, gap);
                 touched.insert((row.first_seq, row.part), row);
             }
-            if update.seq - self.last_snapshot >= SNAPSHOT_EVERY && batch.snapshot.is_none() {
+            // At fixed sequence numbers, so however the log is cut into steps (and by
+            // whichever indexer), one snapshot in every SNAPSHOT_EVERY updates is kept.
+            if update.seq % SNAPSHOT_EVERY == 0 {
                 batch.snapshot = Some((update.seq, self.replayer.doc().encode_state()));
-                self.last_snapshot = update.seq;
             }
         }
         // Groups that can no longer grow need not be carried.

@@ -2,6 +2,8 @@
 //! before that point, plus the log up to it.
 
 use doc_model::NotebookDoc;
+use yrs::Transact;
+use yrs::updates::decoder::Decode;
 
 use super::{History, HistoryError, rfc3339};
 use crate::store::{NotebookId, Seq, Timestamp};
@@ -49,11 +51,18 @@ impl History {
             if let Some(base) = base {
                 doc.apply_update(&base.state).map_err(corrupt)?;
             }
+            // One transaction for the whole tail: per-update transactions cost more than
+            // the updates themselves.
+            let mut txn = doc.doc().transact_mut();
             for update in &tail {
-                if let Err(e) = doc.apply_update(&update.data) {
+                let applied = yrs::Update::decode_v1(&update.data)
+                    .map_err(|e| e.to_string())
+                    .and_then(|u| txn.apply_update(u).map_err(|e| e.to_string()));
+                if let Err(e) = applied {
                     tracing::error!(notebook = %notebook, seq = update.seq, error = %e, "logged update does not apply");
                 }
             }
+            drop(txn);
             Ok(doc)
         })
         .await?
