@@ -91,7 +91,9 @@ impl Historic {
     }
 
     fn blame(&self, cell_id: &str, query: &str) -> Value {
-        let reply = self.api.get(&format!("{}/cells/{cell_id}/blame{query}", self.nb()), Auth::Bearer(&self.fx.vera.token));
+        let reply = self
+            .api
+            .get(&format!("{}/cells/{cell_id}/blame{query}", self.nb()), Auth::Bearer(&self.fx.vera.token));
         reply.expect(200);
         reply.json()
     }
@@ -117,7 +119,8 @@ fn cells(exported: &Value) -> Value {
 /// Types `text` one character per update at `index`, as a person does.
 fn type_text(client: &mut YClient, cell_id: &str, index: usize, text: &str) {
     for (i, c) in text.chars().enumerate() {
-        client.ok(json!({"cmd": "insert_text", "cell_id": cell_id, "index": index + i, "text": c.to_string()}));
+        client
+            .ok(json!({"cmd": "insert_text", "cell_id": cell_id, "index": index + i, "text": c.to_string()}));
     }
 }
 

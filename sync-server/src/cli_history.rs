@@ -16,7 +16,9 @@ use crate::store::{DynStore, HistoryFilter, NotebookId, UserId};
 
 /// Arguments of `talkbook history`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  talkbook history 12\n  talkbook history 12 --cell 3f2a --user alice --from 2026-11-23T09:00:00Z\n  talkbook history 12 --json | jq .")]
+#[command(
+    after_help = "Examples:\n  talkbook history 12\n  talkbook history 12 --cell 3f2a --user alice --from 2026-11-23T09:00:00Z\n  talkbook history 12 --json | jq ."
+)]
 pub struct HistoryArgs {
     /// Id of the notebook.
     pub notebook: i64,
@@ -48,7 +50,9 @@ pub struct HistoryArgs {
 
 /// Arguments of `talkbook blame`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  talkbook blame 12 3f2a\n  talkbook blame 12 3f2a --at 2026-11-23T12:00:00Z")]
+#[command(
+    after_help = "Examples:\n  talkbook blame 12 3f2a\n  talkbook blame 12 3f2a --at 2026-11-23T12:00:00Z"
+)]
 pub struct BlameArgs {
     /// Id of the notebook.
     pub notebook: i64,
@@ -73,7 +77,9 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
     run(async move {
         let (store, history, id) = open(&args.db, args.notebook, args.group_seconds).await?;
         let user_id = match &args.user {
-            Some(name) => Some(store.user_by_name(name).await?.ok_or_else(|| anyhow!("there is no user named `{name}`"))?.id),
+            Some(name) => Some(
+                store.user_by_name(name).await?.ok_or_else(|| anyhow!("there is no user named `{name}`"))?.id,
+            ),
             None => None,
         };
         history.catch_up(id).await?;
@@ -100,7 +106,11 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
                 out.push_str(&format!("{line}\n"));
             } else {
                 let cell = e.cell_id.as_deref().unwrap_or("-");
-                let counts = if e.kind == "source_edited" { format!("  +{} −{}", e.added, e.removed) } else { String::new() };
+                let counts = if e.kind == "source_edited" {
+                    format!("  +{} −{}", e.added, e.removed)
+                } else {
+                    String::new()
+                };
                 out.push_str(&format!(
                     "{}  {:<12} {:<26} {}{counts}\n",
                     e.first_at.format("%Y-%m-%d %H:%M:%S"),
@@ -128,9 +138,14 @@ pub fn blame(args: BlameArgs) -> anyhow::Result<()> {
         let seq = history.resolve(id, point).await?;
         let doc = history.state_at(id, seq).await?;
         let blame = history.blame(id, &doc, &args.cell).await?;
-        let ids = blame.runs.iter().map(|r| r.user).chain(blame.lines.iter().flat_map(|l| l.touched_by.iter().map(|u| Some(*u))));
+        let ids = blame
+            .runs
+            .iter()
+            .map(|r| r.user)
+            .chain(blame.lines.iter().flat_map(|l| l.touched_by.iter().map(|u| Some(*u))));
         let names = names(&store, ids).await?;
-        let name = |u: Option<UserId>| u.and_then(|u| names.get(&u).cloned()).unwrap_or_else(|| "(server)".into());
+        let name =
+            |u: Option<UserId>| u.and_then(|u| names.get(&u).cloned()).unwrap_or_else(|| "(server)".into());
         if args.json {
             let value = serde_json::json!({
                 "cell_id": args.cell, "seq": seq, "source": blame.source,
@@ -150,14 +165,24 @@ pub fn blame(args: BlameArgs) -> anyhow::Result<()> {
             let others: Vec<String> =
                 line.touched_by.iter().filter(|u| Some(**u) != line.author).map(|u| name(Some(*u))).collect();
             let also = if others.is_empty() { String::new() } else { format!(" (+{})", others.join(", ")) };
-            let when = line.last_at.map_or_else(|| " ".repeat(16), |t| t.format("%Y-%m-%d %H:%M").to_string());
-            out.push_str(&format!("{:>4} {:<width$} {when} │ {}{also}\n", line.line, name(line.author), line.text));
+            let when =
+                line.last_at.map_or_else(|| " ".repeat(16), |t| t.format("%Y-%m-%d %H:%M").to_string());
+            out.push_str(&format!(
+                "{:>4} {:<width$} {when} │ {}{also}\n",
+                line.line,
+                name(line.author),
+                line.text
+            ));
         }
         write_out(&out)
     })
 }
 
-async fn open(db: &DbConfig, notebook: i64, group_seconds: i64) -> anyhow::Result<(DynStore, Arc<History>, NotebookId)> {
+async fn open(
+    db: &DbConfig,
+    notebook: i64,
+    group_seconds: i64,
+) -> anyhow::Result<(DynStore, Arc<History>, NotebookId)> {
     let store = open_store(db).await?;
     let id = NotebookId(notebook);
     if store.notebook(id).await?.is_none() {
@@ -167,7 +192,10 @@ async fn open(db: &DbConfig, notebook: i64, group_seconds: i64) -> anyhow::Resul
     Ok((store, history, id))
 }
 
-async fn names(store: &DynStore, ids: impl Iterator<Item = Option<UserId>>) -> anyhow::Result<HashMap<UserId, String>> {
+async fn names(
+    store: &DynStore,
+    ids: impl Iterator<Item = Option<UserId>>,
+) -> anyhow::Result<HashMap<UserId, String>> {
     let mut names = HashMap::new();
     for id in ids.flatten() {
         if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id)

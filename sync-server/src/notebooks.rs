@@ -16,8 +16,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::names::{self, NameError};
 use crate::store::{
-    Timestamp,
-    DynStore, NewNotebook, NewUpdate, NotebookMode, NotebookRow, ProjectId, StoreError, User,
+    DynStore, NewNotebook, NewUpdate, NotebookMode, NotebookRow, ProjectId, StoreError, Timestamp, User,
 };
 
 /// The kernelspec of a notebook when none is asked for.

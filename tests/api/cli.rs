@@ -149,13 +149,15 @@ pub fn cli_imports_and_exports_like_the_api(backend: Backend) {
     assert_eq!(created.len(), cells.len(), "{events:?}");
     assert!(created.iter().all(|e| e["user"] == json!("bob")), "{events:?}");
     let api_events = env.api.get(&format!("/api/notebooks/{id}/history"), Auth::Bearer(&env.admin)).json();
-    let api_ids: Vec<&Value> = api_events["events"].as_array().expect("events").iter().map(|e| &e["id"]).collect();
+    let api_ids: Vec<&Value> =
+        api_events["events"].as_array().expect("events").iter().map(|e| &e["id"]).collect();
     assert_eq!(events.iter().map(|e| &e["id"]).collect::<Vec<_>>(), api_ids);
     // Blame of the first cell: each line is bob's.
     let first = &cells[0];
     let cell_id = first["id"].as_str().expect("cell id");
     let blame = stdout(&env.cli(&["blame", &id.to_string(), cell_id], ""));
-    let source: String = first["source"].as_array().expect("lines").iter().filter_map(Value::as_str).collect();
+    let source: String =
+        first["source"].as_array().expect("lines").iter().filter_map(Value::as_str).collect();
     for (line, text) in blame.lines().zip(source.lines()) {
         assert!(line.contains(" bob ") && line.ends_with(&format!("│ {text}")), "{line:?} for {text:?}");
     }

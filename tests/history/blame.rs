@@ -40,11 +40,15 @@ fn blame_shows_each_users_runs_and_a_restore_belongs_to_the_restorer(backend: Ba
 
     let blame = h.blame("c1", "");
     assert_eq!(blame["source"], "he wrld!llo");
-    let runs: Vec<(&str, &str)> =
-        blame["runs"].as_array().unwrap().iter().map(|r| (r["text"].as_str().unwrap(), login(&r["user"]))).collect();
+    let runs: Vec<(&str, &str)> = blame["runs"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| (r["text"].as_str().expect("string"), login(&r["user"])))
+        .collect();
     assert_eq!(runs, vec![("he", "alice"), (" wrld!", "bob"), ("llo", "alice")], "{blame}");
     let ms = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    for run in blame["runs"].as_array().unwrap() {
+    for run in blame["runs"].as_array().expect("array") {
         let expected = if login(&run["user"]) == "bob" { typed_world } else { typed_hello };
         assert_eq!(run["first_at"], ms(expected), "{run}");
         assert_eq!(run["last_at"], ms(expected), "{run}");
@@ -54,7 +58,7 @@ fn blame_shows_each_users_runs_and_a_restore_belongs_to_the_restorer(backend: Ba
         (Some(2), Some(8)),
         "bob's run covers characters 2..8"
     );
-    let deletions = blame["deletions"].as_array().unwrap();
+    let deletions = blame["deletions"].as_array().expect("array");
     assert_eq!(deletions.len(), 1, "{blame}");
     assert_eq!(deletions[0]["offset"], 4);
     assert_eq!(deletions[0]["length"], 1);
@@ -62,11 +66,11 @@ fn blame_shows_each_users_runs_and_a_restore_belongs_to_the_restorer(backend: Ba
     assert_eq!(login(&deletions[0]["deleted_by"]), "alice");
     assert_eq!(deletions[0]["deleted_at"], ms(deleted_at));
     // One line: Bob wrote 6 of its characters, Alice 5; both touched it.
-    let lines = blame["lines"].as_array().unwrap();
+    let lines = blame["lines"].as_array().expect("array");
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["text"], "he wrld!llo");
     assert_eq!(login(&lines[0]["author"]), "bob");
-    let touched: Vec<&str> = lines[0]["touched_by"].as_array().unwrap().iter().map(login).collect();
+    let touched: Vec<&str> = lines[0]["touched_by"].as_array().expect("array").iter().map(login).collect();
     assert_eq!(touched, vec!["alice", "bob"]);
     assert_eq!(lines[0]["last_at"], ms(deleted_at), "the deletion is the line's last change");
 
@@ -75,25 +79,39 @@ fn blame_shows_each_users_runs_and_a_restore_belongs_to_the_restorer(backend: Ba
     assert_eq!(before["source"], "he world!llo");
     assert_eq!(before["runs"][1]["text"], " world!");
 
-    let history_before = h.timeline("?limit=1000")["events"].as_array().unwrap().clone();
+    let history_before = h.timeline("?limit=1000")["events"].as_array().expect("array").clone();
     h.at("2027-03-01T10:00:00Z");
-    let restored = h.api.post_json(&format!("{}/restore", h.nb()), Auth::Bearer(&carol.token), &json!({"at": "2027-03-01T09:07:00Z"}));
+    let restored = h.api.post_json(
+        &format!("{}/restore", h.nb()),
+        Auth::Bearer(&carol.token),
+        &json!({"at": "2027-03-01T09:07:00Z"}),
+    );
     restored.expect(200);
     assert_eq!(restored.json()["summary"]["changed"], json!(["c1"]), "{}", restored.json());
     h.settled("c1", "he world!llo");
     a.ok(json!({"cmd": "wait_for", "cell_id": "c1", "contains": "he world!llo"}));
 
     let blame = h.blame("c1", "");
-    let runs: Vec<(&str, &str)> =
-        blame["runs"].as_array().unwrap().iter().map(|r| (r["text"].as_str().unwrap(), login(&r["user"]))).collect();
-    assert_eq!(runs, vec![("he", "alice"), (" w", "bob"), ("o", "carol"), ("rld!", "bob"), ("llo", "alice")], "{blame}");
+    let runs: Vec<(&str, &str)> = blame["runs"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| (r["text"].as_str().expect("string"), login(&r["user"])))
+        .collect();
+    assert_eq!(
+        runs,
+        vec![("he", "alice"), (" w", "bob"), ("o", "carol"), ("rld!", "bob"), ("llo", "alice")],
+        "{blame}"
+    );
 
     // The history keeps everything before the restore, and adds the restore as Carol's.
-    let after = h.timeline("?limit=1000")["events"].as_array().unwrap().clone();
+    let after = h.timeline("?limit=1000")["events"].as_array().expect("array").clone();
     assert_eq!(&after[..history_before.len()], &history_before[..], "earlier events are unchanged");
     let new: Vec<&Value> = after[history_before.len()..].iter().collect();
     assert!(
-        new.iter().any(|e| e["kind"] == "source_edited" && login(&e["user"]) == "carol" && e["detail"]["server_edit"] == true),
+        new.iter().any(|e| e["kind"] == "source_edited"
+            && login(&e["user"]) == "carol"
+            && e["detail"]["server_edit"] == true),
         "the restore shows as carol's edit: {new:?}"
     );
     // The notebook as it was before the restore can still be seen.
@@ -118,7 +136,11 @@ fn thread_mode_restore_changes_only_the_callers_cells() {
     h.settled("a1", "a = 10");
     h.settled("b1", "b = 10");
 
-    let restored = h.api.post_json(&format!("{}/restore", h.nb()), Auth::Bearer(&bob.token), &json!({"at": "2027-03-01T10:00:00Z"}));
+    let restored = h.api.post_json(
+        &format!("{}/restore", h.nb()),
+        Auth::Bearer(&bob.token),
+        &json!({"at": "2027-03-01T10:00:00Z"}),
+    );
     restored.expect(200);
     let summary = &restored.json()["summary"];
     assert_eq!(summary["changed"], json!(["b1"]), "{summary}");
@@ -128,16 +150,29 @@ fn thread_mode_restore_changes_only_the_callers_cells() {
     assert_eq!(cell_source(&now, "a1").as_deref(), Some("a = 10"), "alice's cell is not bob's to restore");
 
     // The owner restores everything.
-    let restored = h.api.post_json(&format!("{}/restore", h.nb()), Auth::Bearer(&alice.token), &json!({"at": "2027-03-01T10:00:00Z"}));
+    let restored = h.api.post_json(
+        &format!("{}/restore", h.nb()),
+        Auth::Bearer(&alice.token),
+        &json!({"at": "2027-03-01T10:00:00Z"}),
+    );
     restored.expect(200);
     h.settled("a1", "a = 1");
     // Bad points are refused with a clear error and change nothing.
-    let early = h.api.post_json(&format!("{}/restore", h.nb()), Auth::Bearer(&alice.token), &json!({"at": "2020-01-01T00:00:00Z"}));
+    let early = h.api.post_json(
+        &format!("{}/restore", h.nb()),
+        Auth::Bearer(&alice.token),
+        &json!({"at": "2020-01-01T00:00:00Z"}),
+    );
     early.expect(422);
     assert_eq!(early.json()["error"]["code"], "out_of_range");
-    let both = h.api.post_json(&format!("{}/restore", h.nb()), Auth::Bearer(&alice.token), &json!({"seq": 1, "at": "2027-03-01T10:00:00Z"}));
+    let both = h.api.post_json(
+        &format!("{}/restore", h.nb()),
+        Auth::Bearer(&alice.token),
+        &json!({"seq": 1, "at": "2027-03-01T10:00:00Z"}),
+    );
     both.expect(400);
-    let viewer = h.api.post_json(&format!("{}/restore", h.nb()), Auth::Bearer(&h.fx.vera.token), &json!({"seq": 1}));
+    let viewer =
+        h.api.post_json(&format!("{}/restore", h.nb()), Auth::Bearer(&h.fx.vera.token), &json!({"seq": 1}));
     viewer.expect(403);
     h.settled("a1", "a = 1");
 }

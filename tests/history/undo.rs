@@ -54,8 +54,12 @@ fn undo_reverts_only_the_callers_change(backend: Backend) {
 
     // Bob's blame keeps his text; the character brought back is Alice's undo (hers).
     let blame = h.blame("c", "");
-    let runs: Vec<(&str, &str)> =
-        blame["runs"].as_array().unwrap().iter().map(|r| (r["text"].as_str().unwrap(), login(&r["user"]))).collect();
+    let runs: Vec<(&str, &str)> = blame["runs"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| (r["text"].as_str().expect("string"), login(&r["user"])))
+        .collect();
     assert_eq!(
         runs,
         vec![("x = 1\n", "alice"), ("y = ", "bob"), ("2", "alice"), ("\n", "bob"), ("z = 3\n", "bob")],

@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
+use yrs::{ReadTxn, Transact};
 
 use super::track::Tracker;
 use crate::doc::NotebookDoc;
@@ -140,10 +141,26 @@ impl Replayer {
     /// Applies one logged update (v1) and returns what it changed, cell changes in document
     /// order (a deleted cell where it was), then notebook-wide ones.
     pub fn apply(&mut self, update: &[u8]) -> Result<Vec<Change>, DocError> {
-        // Anything observed outside `apply` (an edit through `doc()`) is not this update's.
-        lock(&self.tracker).clear_found();
-        self.doc.apply_update(update)?;
-        Ok(lock(&self.tracker).take_changes())
+        // Also forgets anything observed outside `apply` (an edit through `doc()`).
+        lock(&self.tracker).before_update(update, self.has_pending());
+        let applied = self.doc.apply_update(update);
+        let mut tracker = lock(&self.tracker);
+        tracker.after_update(&self.doc, applied.is_ok(), self.has_pending());
+        applied?;
+        Ok(tracker.take_changes())
+    }
+
+    /// This replayer, counting every source edit with yrs's own deltas.
+    #[cfg(test)]
+    pub(crate) fn without_text_index(self) -> Self {
+        lock(&self.tracker).disable_index();
+        self
+    }
+
+    /// Whether yrs holds updates it could not integrate yet (their dependencies missing).
+    fn has_pending(&self) -> bool {
+        let txn = self.doc.doc().transact();
+        txn.store().pending_update().is_some() || txn.store().pending_ds().is_some()
     }
 
     /// The document as replayed so far.

@@ -50,7 +50,8 @@ pub(crate) fn keys_written(
             live.insert(key, overlaps(inserted, client, &span));
         }
     }
-    let mut keys: BTreeSet<String> = live.iter().filter(|(_, ours)| **ours).map(|(k, _)| k.to_string()).collect();
+    let mut keys: BTreeSet<String> =
+        live.iter().filter(|(_, ours)| **ours).map(|(k, _)| k.to_string()).collect();
     keys.extend(removed_by_group.into_iter().filter(|k| !live.contains_key(k)).map(|k| k.to_string()));
     Some(keys)
 }

@@ -12,10 +12,12 @@
 //! - [`undo`]: [`undo()`] takes back one user's change group (its Yjs clock ranges) without
 //!   touching anyone else's work done since.
 
+mod blocks;
 pub mod changes;
 mod keys;
 pub mod pieces;
 pub mod restore;
+mod text_index;
 mod track;
 pub mod undo;
 

@@ -15,16 +15,16 @@
 
 use yrs::block::ItemContent;
 use yrs::branch::Branch;
-use yrs::encoding::read::Read;
 use yrs::encoding::write::Write;
 use yrs::types::text::{Diff, YChange};
-use yrs::updates::decoder::{Decode, Decoder, DecoderV1};
+use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 use yrs::{
     Any, BranchID, Doc, ID, IdSet, Map, OffsetKind, Options, Out, ReadTxn, Snapshot, StateVector, Text,
     TextRef, Transact, Update,
 };
 
+use super::blocks::{Block, CONTENT_BITS, CONTENT_STRING, GC, SKIP, read_blocks};
 use crate::doc::{NotebookDoc, find_cell};
 use crate::ids::CellId;
 use crate::schema as key;
@@ -105,102 +105,46 @@ fn pieces_of(state: &[u8], text_id: ID) -> Option<Vec<Piece>> {
     Some(pieces)
 }
 
-/// Block kinds and item header bits of the v1 encoding (as in `guard::scan`).
-const GC: u8 = 0;
-const SKIP: u8 = 10;
-const HAS_ORIGIN: u8 = 0b1000_0000;
-const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
-const HAS_PARENT_SUB: u8 = 0b0010_0000;
-const CONTENT_BITS: u8 = 0b1_1111;
-const CONTENT_STRING: u8 = 4;
-
-/// Copies a v1 update, giving every item whose content was garbage-collected
+/// Copies a full state update, giving every item whose content was garbage-collected
 /// (`ContentDeleted`) placeholder text of the same length. Returns the copy and the
 /// update's delete set.
 fn revive_tombstones(state: &[u8]) -> Result<(Vec<u8>, IdSet), yrs::encoding::read::Error> {
-    let mut dec = DecoderV1::from(state);
+    let mut blocks: Vec<(ID, Block)> = Vec::new();
+    let mut dec = read_blocks(state, |id, block| {
+        blocks.push((id, block));
+        Ok(())
+    })?;
+    let deleted = IdSet::decode(&mut dec)?;
     let mut enc = EncoderV1::new();
-    let clients: u32 = dec.read_var()?;
-    enc.write_var(clients);
-    for _ in 0..clients {
-        let count: u32 = dec.read_var()?;
-        enc.write_var(count);
-        enc.write_client(dec.read_client()?);
-        let clock: u32 = dec.read_var()?;
-        enc.write_var(clock);
-        for _ in 0..count {
-            let info = dec.read_info()?;
-            match info & CONTENT_BITS {
-                GC => {
-                    enc.write_info(info);
-                    enc.write_len(dec.read_len()?);
+    // Blocks come grouped by client, each group in clock order.
+    let same_client = |(a, _): &(ID, Block), (b, _): &(ID, Block)| a.client == b.client;
+    enc.write_var(blocks.chunk_by(same_client).count() as u32);
+    for group in blocks.chunk_by(same_client) {
+        enc.write_var(group.len() as u32);
+        enc.write_client(group[0].0.client);
+        enc.write_var(group[0].0.clock);
+        for (_, block) in group {
+            match block {
+                Block::Gc { len } => {
+                    enc.write_info(GC);
+                    enc.write_len(*len);
                 }
-                SKIP => {
-                    enc.write_info(info);
-                    enc.write_var(dec.read_var::<u32>()?);
+                Block::Skip { len } => {
+                    enc.write_info(SKIP);
+                    enc.write_var(*len);
                 }
-                _ => copy_item(&mut dec, &mut enc, info)?,
+                Block::Item { header, content: ItemContent::Deleted(len) } => {
+                    header.write(&mut enc, (header.info & !CONTENT_BITS) | CONTENT_STRING);
+                    // A string item's content is its text.
+                    enc.write_string(&"x".repeat(*len as usize));
+                }
+                Block::Item { header, content } => {
+                    header.write(&mut enc, header.info);
+                    content.encode(&mut enc);
+                }
             }
         }
     }
-    let deleted = IdSet::decode(&mut dec)?;
     deleted.encode(&mut enc);
     Ok((enc.to_vec(), deleted))
-}
-
-fn copy_item(dec: &mut DecoderV1<'_>, enc: &mut EncoderV1, info: u8) -> Result<(), yrs::encoding::read::Error> {
-    let origin = if info & HAS_ORIGIN != 0 { Some(dec.read_left_id()?) } else { None };
-    let right_origin = if info & HAS_RIGHT_ORIGIN != 0 { Some(dec.read_right_id()?) } else { None };
-    let explicit = info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0;
-    let parent = if explicit {
-        Some(if dec.read_parent_info()? {
-            Parent::Root(dec.read_string()?.to_owned())
-        } else {
-            Parent::Type(dec.read_left_id()?)
-        })
-    } else {
-        None
-    };
-    let parent_sub =
-        if explicit && info & HAS_PARENT_SUB != 0 { Some(dec.read_string()?.to_owned()) } else { None };
-    let content = ItemContent::decode(dec, info)?;
-    let placeholder = match &content {
-        ItemContent::Deleted(len) => Some("x".repeat(*len as usize)),
-        _ => None,
-    };
-    enc.write_info(match placeholder {
-        Some(_) => (info & !CONTENT_BITS) | CONTENT_STRING,
-        None => info,
-    });
-    if let Some(id) = &origin {
-        enc.write_left_id(id);
-    }
-    if let Some(id) = &right_origin {
-        enc.write_right_id(id);
-    }
-    match &parent {
-        Some(Parent::Root(name)) => {
-            enc.write_parent_info(true);
-            enc.write_string(name);
-        }
-        Some(Parent::Type(id)) => {
-            enc.write_parent_info(false);
-            enc.write_left_id(id);
-        }
-        None => {}
-    }
-    if let Some(sub) = &parent_sub {
-        enc.write_string(sub);
-    }
-    match placeholder {
-        // A string item's content is its text.
-        Some(text) => enc.write_string(&text),
-        None => content.encode(enc),
-    }
-    Ok(())
-}
-
-enum Parent {
-    Root(String),
-    Type(ID),
 }

@@ -68,7 +68,11 @@ impl RestoreSummary {
 /// Edits `doc` (whose client id is the restoring user's) so that it equals `target` in
 /// every cell `scope` allows: content, then which cells exist, then their order, all in one
 /// transaction. `provenance`, `talkbook` and `execution_state` are left alone.
-pub fn restore(doc: &NotebookDoc, target: &Notebook, scope: &RestoreScope) -> Result<RestoreSummary, DocError> {
+pub fn restore(
+    doc: &NotebookDoc,
+    target: &Notebook,
+    scope: &RestoreScope,
+) -> Result<RestoreSummary, DocError> {
     // Checked first so an invalid target cannot leave a half-made restore behind.
     let mut seen = HashSet::new();
     for cell in &target.cells {
@@ -227,8 +231,11 @@ fn restore_cell(ed: &mut Editor<'_, '_>, now: &Cell, want: &Cell) -> Result<(), 
     }
     // A cell whose kind just changed has none of the old kind's fields any more.
     if want.kind == CellKind::Code {
-        let (outputs, count) =
-            if now.kind == CellKind::Code { (&now.outputs[..], now.execution_count) } else { (&[][..], None) };
+        let (outputs, count) = if now.kind == CellKind::Code {
+            (&now.outputs[..], now.execution_count)
+        } else {
+            (&[][..], None)
+        };
         if outputs != want.outputs.as_slice() {
             ed.replace_outputs(id, &want.outputs)?;
         }
@@ -246,7 +253,12 @@ fn restore_cell(ed: &mut Editor<'_, '_>, now: &Cell, want: &Cell) -> Result<(), 
 
 /// Turns `old` into `new` by a minimal character diff, so unchanged characters keep their
 /// items. Positions go to yrs in UTF-16 code units.
-pub(crate) fn diff_source(ed: &mut Editor<'_, '_>, id: &CellId, old: &str, new: &str) -> Result<(), DocError> {
+pub(crate) fn diff_source(
+    ed: &mut Editor<'_, '_>,
+    id: &CellId,
+    old: &str,
+    new: &str,
+) -> Result<(), DocError> {
     // Myers gives the minimal diff; the time limit only matters for huge, very different
     // texts, where similar then settles for a correct but less minimal diff.
     let diff = TextDiff::configure()

@@ -87,7 +87,9 @@ pub fn undo(doc: &NotebookDoc, before: &NotebookDoc, target: &UndoTarget) -> Res
             if now.is_some() {
                 return Ok(summary.nothing("a cell with this id exists"));
             }
-            let Some((index, cell)) = then else { return Ok(summary.nothing("the cell was not there before")) };
+            let Some((index, cell)) = then else {
+                return Ok(summary.nothing("the cell was not there before"));
+            };
             doc.edit(|ed| {
                 let index = index.min(ed.len());
                 ed.insert_cell(index, &cell)
@@ -111,10 +113,16 @@ pub fn undo(doc: &NotebookDoc, before: &NotebookDoc, target: &UndoTarget) -> Res
             let (Some((_, now)), Some((_, then))) = (now, then) else {
                 return Ok(summary.nothing("the cell is not in both the notebook and its past"));
             };
+            // Read before the edit: a read transaction inside it would wait for the edit.
+            let keys = match target.kind {
+                ChangeKind::MetadataChanged => {
+                    keys_to_revert(doc, Some(&id), target, &now.metadata, &then.metadata)
+                }
+                _ => Vec::new(),
+            };
             let (changed, _) = doc.edit(|ed| {
                 Ok(match target.kind {
                     ChangeKind::MetadataChanged => {
-                        let keys = keys_to_revert(doc, Some(&id), target, &now.metadata, &then.metadata);
                         for k in &keys {
                             ed.set_cell_metadata(&id, k, then.metadata.get(k))?;
                         }
@@ -150,8 +158,13 @@ pub fn undo(doc: &NotebookDoc, before: &NotebookDoc, target: &UndoTarget) -> Res
         ChangeKind::OutputsChanged => {
             return Ok(summary.nothing("outputs come from kernels and cannot be undone; run the cell again"));
         }
-        ChangeKind::ModeChanged | ChangeKind::Blocked | ChangeKind::Unblocked | ChangeKind::OthersMayRunChanged => {
-            return Ok(summary.nothing("the notebook's mode and block are changed through the API, not undone"));
+        ChangeKind::ModeChanged
+        | ChangeKind::Blocked
+        | ChangeKind::Unblocked
+        | ChangeKind::OthersMayRunChanged => {
+            return Ok(
+                summary.nothing("the notebook's mode and block are changed through the API, not undone")
+            );
         }
     }
     summary.done = summary.note.is_none();

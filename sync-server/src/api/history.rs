@@ -23,7 +23,9 @@ use crate::app::AppState;
 use crate::auth::{AuthUser, MaybeUser};
 use crate::error::{ApiError, ApiResult};
 use crate::history::{Blame, HistoryError, Point, rfc3339};
-use crate::store::{HistoryEventRow, HistoryFilter, NotebookId, NotebookMode, NotebookRow, Seq, User, UserId};
+use crate::store::{
+    HistoryEventRow, HistoryFilter, NotebookId, NotebookMode, NotebookRow, Seq, User, UserId,
+};
 
 /// Most events one page returns.
 const MAX_PAGE: i64 = 1000;
@@ -159,7 +161,12 @@ async fn timeline(
     access.require(Access::View)?;
     let user_id = match &query.user {
         Some(name) => Some(
-            state.store.user_by_name(name).await?.ok_or_else(|| ApiError::NotFound(format!("user `{name}`")))?.id,
+            state
+                .store
+                .user_by_name(name)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("user `{name}`")))?
+                .id,
         ),
         None => None,
     };
@@ -190,11 +197,16 @@ fn cursor(row: &HistoryEventRow) -> String {
 
 fn parse_cursor(text: &str) -> ApiResult<(Seq, i32)> {
     let parsed = text.split_once('.').and_then(|(seq, part)| Some((seq.parse().ok()?, part.parse().ok()?)));
-    parsed.ok_or_else(|| ApiError::BadRequest(format!("`{text}` is not a history cursor (use the `next` of a page)")))
+    parsed.ok_or_else(|| {
+        ApiError::BadRequest(format!("`{text}` is not a history cursor (use the `next` of a page)"))
+    })
 }
 
 /// Users by id, for naming them in answers.
-pub(super) async fn user_refs(state: &AppState, ids: BTreeSet<UserId>) -> ApiResult<HashMap<UserId, UserRef>> {
+pub(super) async fn user_refs(
+    state: &AppState,
+    ids: BTreeSet<UserId>,
+) -> ApiResult<HashMap<UserId, UserRef>> {
     let mut users = HashMap::new();
     for id in ids {
         if let Some(user) = state.store.user_by_id(id).await? {
@@ -236,17 +248,23 @@ fn summary(row: &HistoryEventRow, user: Option<&UserRef>) -> String {
         "source_edited" => format!("{who} edited {cell} (+{} −{})", row.added, row.removed),
         "outputs_changed" => format!("{who}'s run changed the outputs of {cell}"),
         "metadata_changed" => format!("{who} changed the metadata of {cell}"),
-        "cell_type_changed" => format!("{who} changed {cell} to {}", detail["to"].as_str().unwrap_or("another type")),
+        "cell_type_changed" => {
+            format!("{who} changed {cell} to {}", detail["to"].as_str().unwrap_or("another type"))
+        }
         "attachments_changed" => format!("{who} changed the attachments of {cell}"),
         "notebook_metadata_changed" => format!("{who} changed the notebook's metadata"),
-        "mode_changed" => format!("The notebook switched to {} mode", detail["mode"].as_str().unwrap_or("another")),
+        "mode_changed" => {
+            format!("The notebook switched to {} mode", detail["mode"].as_str().unwrap_or("another"))
+        }
         "blocked" => format!("{} blocked the notebook", detail["holder_name"].as_str().unwrap_or("someone")),
         "unblocked" => "The notebook was unblocked".to_owned(),
-        "others_may_run_changed" => if detail["allowed"] == serde_json::json!(true) {
-            "Editors may now run each other's cells".to_owned()
-        } else {
-            "Only authors may now run their cells".to_owned()
-        },
+        "others_may_run_changed" => {
+            if detail["allowed"] == serde_json::json!(true) {
+                "Editors may now run each other's cells".to_owned()
+            } else {
+                "Only authors may now run their cells".to_owned()
+            }
+        }
         other => format!("{who}: {other} {cell}"),
     }
 }
@@ -336,7 +354,12 @@ async fn blame(
     Ok(Json(blame_view(&state, cell_id, seq, blame).await?))
 }
 
-async fn blame_view(state: &AppState, cell_id: String, seq: Option<Seq>, blame: Blame) -> ApiResult<BlameView> {
+async fn blame_view(
+    state: &AppState,
+    cell_id: String,
+    seq: Option<Seq>,
+    blame: Blame,
+) -> ApiResult<BlameView> {
     let ids = blame
         .runs
         .iter()
@@ -438,7 +461,10 @@ async fn restore_notebook(
             let now_authors = doc.provenance();
             let mine = |cell: &str| {
                 everything
-                    || now_authors.get(&doc_model::CellId::new(cell)).map(|p| p.author).or(target_authors.get(cell).copied())
+                    || now_authors
+                        .get(&doc_model::CellId::new(cell))
+                        .map(|p| p.author)
+                        .or(target_authors.get(cell).copied())
                         == Some(user.id)
             };
             let scope = RestoreScope { may_change_cell: &mine, notebook_wide: everything };
@@ -454,7 +480,9 @@ async fn restore_notebook(
 /// 423 when someone other than `user` blocks the notebook.
 pub(super) fn require_unblocked(notebook: &NotebookRow, user: &User) -> ApiResult<()> {
     match &notebook.block {
-        Some(block) if block.holder != user.id => Err(crate::store::StoreError::Blocked(block.clone()).into()),
+        Some(block) if block.holder != user.id => {
+            Err(crate::store::StoreError::Blocked(block.clone()).into())
+        }
         _ => Ok(()),
     }
 }

@@ -46,7 +46,9 @@ pub(super) struct Undone {
 /// Turns a room edit failure into the API's answer.
 pub(super) fn edit_error(e: EditError) -> ApiError {
     match e {
-        EditError::Unavailable => ApiError::Overloaded { code: "notebook_unavailable", message: e.to_string() },
+        EditError::Unavailable => {
+            ApiError::Overloaded { code: "notebook_unavailable", message: e.to_string() }
+        }
         EditError::ShuttingDown => ApiError::Overloaded { code: "shutting_down", message: e.to_string() },
     }
 }
@@ -89,10 +91,15 @@ pub(super) async fn undo(
     access.require(Access::Edit)?;
     require_unblocked(&notebook, &caller.user)?;
     state.history.catch_up(notebook.id).await?;
-    let filter =
-        HistoryFilter { user_id: Some(caller.user.id), newest_first: true, limit: LOOK_BACK, ..HistoryFilter::default() };
+    let filter = HistoryFilter {
+        user_id: Some(caller.user.id),
+        newest_first: true,
+        limit: LOOK_BACK,
+        ..HistoryFilter::default()
+    };
     let events = state.store.history_events(notebook.id, &filter).await?;
-    let undone: HashSet<(Seq, i32)> = state.store.undone_events(notebook.id, caller.user.id).await?.into_iter().collect();
+    let undone: HashSet<(Seq, i32)> =
+        state.store.undone_events(notebook.id, caller.user.id).await?.into_iter().collect();
     let event = events
         .into_iter()
         .find(|e| {
@@ -118,7 +125,8 @@ pub(super) async fn undo(
         .filter(|m| m.user_id == Some(caller.user.id))
         .map(|m| m.seq)
         .collect();
-    let mut target = UndoTarget { kind, cell_id: event.cell_id.clone(), inserted: Vec::new(), deleted: Vec::new() };
+    let mut target =
+        UndoTarget { kind, cell_id: event.cell_id.clone(), inserted: Vec::new(), deleted: Vec::new() };
     for (deleted, span) in spans.into_iter().filter(|(_, s)| mine.contains(&s.seq)) {
         let range = (span.client_id, span.clock_start..span.clock_end);
         if deleted { target.deleted.push(range) } else { target.inserted.push(range) }

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use doc_model::NotebookDoc;
 use doc_model::UserId;
 use doc_model::history::pieces::{Piece, source_pieces};
-use doc_model::NotebookDoc;
 
 use super::{History, HistoryError};
 use crate::store::{ClockSpan, NotebookId, Seq, Timestamp, UpdateMeta};
@@ -73,32 +73,44 @@ const UNKNOWN: Stamp = Stamp { user: None, at: None };
 impl History {
     /// Blame for `cell_id` in `doc` (the notebook now, or as it was at some point; the
     /// index is caught up first).
-    pub async fn blame(&self, notebook: NotebookId, doc: &NotebookDoc, cell_id: &str) -> Result<Blame, HistoryError> {
+    pub async fn blame(
+        &self,
+        notebook: NotebookId,
+        doc: &NotebookDoc,
+        cell_id: &str,
+    ) -> Result<Blame, HistoryError> {
         self.catch_up(notebook).await?;
-        let pieces = source_pieces(doc, cell_id).ok_or_else(|| HistoryError::NoSuchCell(cell_id.to_owned()))?;
+        let pieces =
+            source_pieces(doc, cell_id).ok_or_else(|| HistoryError::NoSuchCell(cell_id.to_owned()))?;
         let inserted = self.spans_for(notebook, &pieces, false).await?;
         let tombstones: Vec<Piece> = pieces.iter().filter(|p| p.text.is_none()).cloned().collect();
         let deleted = self.spans_for(notebook, &tombstones, true).await?;
-        let seqs: Vec<Seq> = inserted.iter().chain(&deleted).map(|s| s.seq).collect::<BTreeSet<_>>().into_iter().collect();
-        let meta: HashMap<Seq, UpdateMeta> = self
-            .store
-            .update_meta(notebook, &seqs)
-            .await?
-            .into_iter()
-            .map(|m| (m.seq, m))
-            .collect();
+        let seqs: Vec<Seq> =
+            inserted.iter().chain(&deleted).map(|s| s.seq).collect::<BTreeSet<_>>().into_iter().collect();
+        let meta: HashMap<Seq, UpdateMeta> =
+            self.store.update_meta(notebook, &seqs).await?.into_iter().map(|m| (m.seq, m)).collect();
         let stamp = |span: Option<&ClockSpan>| match span.and_then(|s| meta.get(&s.seq)) {
             Some(m) => Stamp { user: m.user_id.or(m.actor_id), at: Some(m.at) },
             None => UNKNOWN,
         };
         let inserted = SpanIndex::new(inserted);
         let deleted = SpanIndex::new(deleted);
-        Ok(assemble(&pieces, |client, clock| stamp(inserted.find(client, clock)), |client, clock| stamp(deleted.find(client, clock)), self.gap))
+        Ok(assemble(
+            &pieces,
+            |client, clock| stamp(inserted.find(client, clock)),
+            |client, clock| stamp(deleted.find(client, clock)),
+            self.gap,
+        ))
     }
 
     /// The stored spans (inserted or deleted) covering the pieces' clocks, one query per
     /// client over the range its pieces span.
-    async fn spans_for(&self, notebook: NotebookId, pieces: &[Piece], deleted: bool) -> Result<Vec<ClockSpan>, HistoryError> {
+    async fn spans_for(
+        &self,
+        notebook: NotebookId,
+        pieces: &[Piece],
+        deleted: bool,
+    ) -> Result<Vec<ClockSpan>, HistoryError> {
         let mut ranges: HashMap<u64, (u32, u32)> = HashMap::new();
         for piece in pieces {
             let range = ranges.entry(piece.client).or_insert((piece.clock, piece.clock + piece.len));
@@ -169,7 +181,13 @@ fn assemble(
                     last.length += piece.len;
                     continue;
                 }
-                deletions.push(Deletion { offset: chars.len(), length: piece.len, author, deleted_by: by.user, deleted_at: by.at });
+                deletions.push(Deletion {
+                    offset: chars.len(),
+                    length: piece.len,
+                    author,
+                    deleted_by: by.user,
+                    deleted_at: by.at,
+                });
             }
         }
     }
@@ -190,7 +208,14 @@ fn runs(chars: &[(char, Stamp)], gap: chrono::Duration) -> Vec<BlameRun> {
             run.last_at = run.last_at.max(stamp.at);
             continue;
         }
-        runs.push(BlameRun { start: i, end: i + 1, text: c.to_string(), user: stamp.user, first_at: stamp.at, last_at: stamp.at });
+        runs.push(BlameRun {
+            start: i,
+            end: i + 1,
+            text: c.to_string(),
+            user: stamp.user,
+            first_at: stamp.at,
+            last_at: stamp.at,
+        });
     }
     runs
 }
@@ -230,7 +255,9 @@ fn lines(chars: &[(char, Stamp)], deletions: &[Deletion]) -> Vec<BlameLine> {
         }
         // A deletion belongs to the line of the character that follows it (the last line
         // if nothing follows).
-        let here = |d: &&Deletion| (d.offset >= start && d.offset < end) || (d.offset == chars.len() && end == chars.len());
+        let here = |d: &&Deletion| {
+            (d.offset >= start && d.offset < end) || (d.offset == chars.len() && end == chars.len())
+        };
         for d in deletions.iter().filter(here) {
             touched.extend(d.author);
             touched.extend(d.deleted_by);
@@ -292,10 +319,16 @@ mod tests {
         assert_eq!(runs, vec![("hel", alice), (" wrld", bob), ("lo\nx", alice)]);
         assert_eq!(blame.runs[1].first_at, at(10));
         assert_eq!(blame.runs[1].last_at, at(15));
-        assert_eq!(blame.deletions, vec![Deletion { offset: 5, length: 1, author: bob, deleted_by: alice, deleted_at: at(50) }]);
+        assert_eq!(
+            blame.deletions,
+            vec![Deletion { offset: 5, length: 1, author: bob, deleted_by: alice, deleted_at: at(50) }]
+        );
         assert_eq!(blame.lines.len(), 2);
         assert_eq!(blame.lines[0].text, "hel wrldlo");
-        assert_eq!(blame.lines[0].author, alice, "alice wrote 5 characters of the line, bob 5: the tie goes to the smaller id");
+        assert_eq!(
+            blame.lines[0].author, alice,
+            "alice wrote 5 characters of the line, bob 5: the tie goes to the smaller id"
+        );
         assert_eq!(blame.lines[0].touched_by, vec![UserId(1), UserId(2)]);
         assert_eq!(blame.lines[1].text, "x");
         assert_eq!(blame.lines[1].touched_by, vec![UserId(1)]);

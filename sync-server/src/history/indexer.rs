@@ -94,9 +94,9 @@ impl History {
                         continue;
                     }
                     let key = (row.user_id, row.cell_id.clone(), kind);
-                    let newer = open
-                        .get(&key)
-                        .is_none_or(|old: &HistoryEventRow| (old.first_seq, old.part) < (row.first_seq, row.part));
+                    let newer = open.get(&key).is_none_or(|old: &HistoryEventRow| {
+                        (old.first_seq, old.part) < (row.first_seq, row.part)
+                    });
                     if newer {
                         open.insert(key, row);
                     }
@@ -108,10 +108,18 @@ impl History {
 
     /// A replayer holding the document as of `upto`, and the sequence number of the state
     /// it started from.
-    pub(super) async fn replayer_at(&self, notebook: NotebookId, upto: Seq) -> Result<(Replayer, Seq), HistoryError> {
+    pub(super) async fn replayer_at(
+        &self,
+        notebook: NotebookId,
+        upto: Seq,
+    ) -> Result<(Replayer, Seq), HistoryError> {
         let base = self.store.nearest_state(notebook, upto).await?;
         let from = base.as_ref().map_or(0, |b| b.seq);
-        let tail = if from < upto { self.store.updates_between(notebook, from, Some(upto)).await? } else { Vec::new() };
+        let tail = if from < upto {
+            self.store.updates_between(notebook, from, Some(upto)).await?
+        } else {
+            Vec::new()
+        };
         let replayer = tokio::task::spawn_blocking(move || -> Result<Replayer, HistoryError> {
             let mut replayer = match base {
                 Some(base) => Replayer::from_state(&base.state).map_err(|e| HistoryError::Corrupt(e.to_string()))?,
@@ -258,11 +266,21 @@ impl IndexState {
             if block.end() <= start {
                 continue;
             }
-            let span = ClockSpan { client_id: block.id.client.get(), clock_start: start, clock_end: block.end(), seq: update.seq };
+            let span = ClockSpan {
+                client_id: block.id.client.get(),
+                clock_start: start,
+                clock_end: block.end(),
+                seq: update.seq,
+            };
             push_span(&mut batch.inserted, span);
         }
         for (client, range) in &scanned.deletes {
-            let span = ClockSpan { client_id: client.get(), clock_start: range.start, clock_end: range.end, seq: update.seq };
+            let span = ClockSpan {
+                client_id: client.get(),
+                clock_start: range.start,
+                clock_end: range.end,
+                seq: update.seq,
+            };
             push_span(&mut batch.deleted, span);
         }
     }

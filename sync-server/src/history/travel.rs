@@ -32,7 +32,10 @@ impl History {
                 Ok(seq)
             }
             Point::At(at) => match self.store.seq_at(notebook, at).await? {
-                0 => Err(HistoryError::OutOfRange(format!("the notebook did not exist yet at {}", rfc3339(at)))),
+                0 => Err(HistoryError::OutOfRange(format!(
+                    "the notebook did not exist yet at {}",
+                    rfc3339(at)
+                ))),
                 seq => Ok(seq),
             },
         }
@@ -44,7 +47,11 @@ impl History {
         self.catch_up(notebook).await?;
         let base = self.store.nearest_state(notebook, seq).await?;
         let from = base.as_ref().map_or(0, |b| b.seq);
-        let tail = if from < seq { self.store.updates_between(notebook, from, Some(seq)).await? } else { Vec::new() };
+        let tail = if from < seq {
+            self.store.updates_between(notebook, from, Some(seq)).await?
+        } else {
+            Vec::new()
+        };
         tokio::task::spawn_blocking(move || -> Result<NotebookDoc, HistoryError> {
             let doc = NotebookDoc::new();
             let corrupt = |e: doc_model::DocError| HistoryError::Corrupt(e.to_string());

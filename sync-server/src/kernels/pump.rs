@@ -342,9 +342,9 @@ async fn write(kernels: &Kernels, notebook: NotebookId, runner: UserId, cell: &C
         return;
     }
     let cell = cell.clone();
-    let edit = kernels.rooms.edit_for(notebook, "write kernel outputs", Some(runner), move |editor| {
-        apply(editor, &cell, &ops)
-    });
+    let edit = kernels
+        .rooms
+        .edit_for(notebook, "write kernel outputs", Some(runner), move |editor| apply(editor, &cell, &ops));
     if let Err(e) = edit.await {
         tracing::warn!(notebook = %notebook, error = %e, "kernel outputs not written");
     }

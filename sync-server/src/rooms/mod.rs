@@ -22,7 +22,8 @@ use tokio_util::task::TaskTracker;
 pub use committer::{CommitError, Committer};
 pub use peer::{Closer, Outbox, Peer, close};
 pub use room::{
-    Authorizer, CheckpointHook, JoinError, Loaded, NotebookPolicy, RoomConfig, RoomMsg, ServerEditFn, UserEditFn, load,
+    Authorizer, CheckpointHook, JoinError, Loaded, NotebookPolicy, RoomConfig, RoomMsg, ServerEditFn,
+    UserEditFn, load,
 };
 
 /// Why a server edit did not happen.

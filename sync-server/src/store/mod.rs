@@ -171,11 +171,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// stored progress is not `batch.after` (another indexer got there first).
     async fn write_history(&self, batch: &HistoryBatch) -> StoreResult<bool>;
     /// Events matching `filter`, by `(first_seq, part)` ascending, at most `filter.limit`.
-    async fn history_events(&self, notebook: NotebookId, filter: &HistoryFilter)
-    -> StoreResult<Vec<HistoryEventRow>>;
+    async fn history_events(
+        &self,
+        notebook: NotebookId,
+        filter: &HistoryFilter,
+    ) -> StoreResult<Vec<HistoryEventRow>>;
     /// Events whose `last_at` is at or after `since`: the groups an indexer may extend.
-    async fn history_events_since(&self, notebook: NotebookId, since: Timestamp)
-    -> StoreResult<Vec<HistoryEventRow>>;
+    async fn history_events_since(
+        &self,
+        notebook: NotebookId,
+        since: Timestamp,
+    ) -> StoreResult<Vec<HistoryEventRow>>;
     /// Spans of `client` overlapping the clocks `[from, to)`, inserted ones (`deleted`
     /// false) or deleted ones, by `clock_start` then `seq`.
     async fn clock_spans(
@@ -190,7 +196,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn update_meta(&self, notebook: NotebookId, seqs: &[Seq]) -> StoreResult<Vec<UpdateMeta>>;
     /// Every span (`true`: deleted, `false`: inserted) written by the updates
     /// `from..=to`, by seq.
-    async fn spans_between(&self, notebook: NotebookId, from: Seq, to: Seq) -> StoreResult<Vec<(bool, ClockSpan)>>;
+    async fn spans_between(
+        &self,
+        notebook: NotebookId,
+        from: Seq,
+        to: Seq,
+    ) -> StoreResult<Vec<(bool, ClockSpan)>>;
     /// Records that `user` undid the event `(first_seq, part)` at `at` (again: no change).
     async fn mark_undone(
         &self,

@@ -13,7 +13,11 @@ pub(super) fn cases() -> Vec<Case> {
                 if ok(reply.status) {
                     let events = reply.json()["events"].clone();
                     assert!(
-                        events.as_array().expect("events").iter().any(|e| e["kind"] == "cell_created" && e["cell_id"] == "k1"),
+                        events
+                            .as_array()
+                            .expect("events")
+                            .iter()
+                            .any(|e| e["kind"] == "cell_created" && e["cell_id"] == "k1"),
                         "{events}"
                     );
                 }

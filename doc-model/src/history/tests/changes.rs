@@ -79,7 +79,10 @@ fn cells_created_deleted_and_moved() {
     assert_eq!(replay(&mut r, &u), vec![created]);
     // a, m, b → m, b, a: deleted and re-inserted with the same id, as Jupyter moves.
     let u = edit(&doc, |ed| ed.move_cell(&cid("a"), 2));
-    assert_eq!(replay(&mut r, &u), vec![change(ChangeKind::CellMoved, Some("a"), json!({"from": 0, "to": 2}))]);
+    assert_eq!(
+        replay(&mut r, &u),
+        vec![change(ChangeKind::CellMoved, Some("a"), json!({"from": 0, "to": 2}))]
+    );
     let u = edit(&doc, |ed| ed.delete_cell(&cid("b")).map(drop));
     assert_eq!(replay(&mut r, &u), vec![change(ChangeKind::CellDeleted, Some("b"), json!({"index": 1}))]);
     // Edits inside a cell created or deleted by the same update add nothing; a deleted cell
@@ -125,7 +128,8 @@ fn outputs_and_execution_count_change_outputs_but_execution_state_is_noise() {
 #[test]
 fn metadata_changes_name_the_keys_that_changed() {
     let (doc, mut r) = start();
-    let meta = |keys: serde_json::Value| change(ChangeKind::MetadataChanged, Some("b"), json!({"keys": keys}));
+    let meta =
+        |keys: serde_json::Value| change(ChangeKind::MetadataChanged, Some("b"), json!({"keys": keys}));
     let u = edit(&doc, |ed| ed.set_cell_metadata(&cid("b"), "tags", Some(&json!(["x"]))));
     assert_eq!(replay(&mut r, &u), vec![meta(json!(["tags"]))]);
     // The whole map replaced: only the keys whose values differ.

@@ -1,5 +1,6 @@
 //! Tests of the history building blocks on real yrs documents with several clients.
 
+mod agree;
 mod changes;
 mod pieces;
 mod restore;
@@ -20,7 +21,10 @@ pub(super) fn cid(s: &str) -> CellId {
 }
 
 /// Runs edits on `doc` in one transaction and returns their update.
-pub(super) fn edit(doc: &NotebookDoc, f: impl FnOnce(&mut Editor<'_, '_>) -> Result<(), DocError>) -> Vec<u8> {
+pub(super) fn edit(
+    doc: &NotebookDoc,
+    f: impl FnOnce(&mut Editor<'_, '_>) -> Result<(), DocError>,
+) -> Vec<u8> {
     doc.edit(f).expect("edit").1
 }
 

@@ -10,10 +10,7 @@ fn live_text(pieces: &[Piece]) -> String {
 
 /// (client, text or "~len" for a tombstone) of each piece.
 fn shape(pieces: &[Piece]) -> Vec<(u64, String)> {
-    pieces
-        .iter()
-        .map(|p| (p.client, p.text.clone().unwrap_or_else(|| format!("~{}", p.len))))
-        .collect()
+    pieces.iter().map(|p| (p.client, p.text.clone().unwrap_or_else(|| format!("~{}", p.len)))).collect()
 }
 
 #[test]

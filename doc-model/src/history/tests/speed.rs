@@ -66,6 +66,13 @@ fn every_keystroke_replays_as_one_source_edit() {
 #[ignore = "a measurement: run in release with --nocapture"]
 fn replay_speed() {
     let (log, doc) = keystrokes(100_000);
+    // yrs alone, for comparison.
+    let started = Instant::now();
+    let plain = NotebookDoc::new();
+    for update in &log {
+        plain.apply_update(update).expect("apply");
+    }
+    eprintln!("applied {} updates without observers in {:?}", log.len(), started.elapsed());
     let started = Instant::now();
     let mut replayer = Replayer::new();
     let mut changes = 0;

@@ -96,7 +96,8 @@ fn undoing_cell_creation_deletion_and_move() {
     let (alice, bob) = two_peers();
     // Created.
     let group = vec![edit(&alice, |ed| ed.push_cell(&Cell::code("new").with_id(cid("n"))))];
-    let summary = undo(&alice, &snapshot(&alice), &target(ChangeKind::CellCreated, "n", &group)).expect("undo");
+    let summary =
+        undo(&alice, &snapshot(&alice), &target(ChangeKind::CellCreated, "n", &group)).expect("undo");
     assert_eq!(summary, done(ChangeKind::CellCreated, "n", 1, 0));
     assert!(alice.read().cells.iter().all(|c| c.id.as_str() != "n"));
 

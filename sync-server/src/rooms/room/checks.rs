@@ -8,9 +8,9 @@ use std::sync::atomic::Ordering;
 
 use doc_model::guard::{self, Analysis, Binding, Lookup, Person, Refusal, Rules, Structure};
 use doc_model::{NotebookDoc, Provenance, UserId};
-use yrs::updates::decoder::Decode;
 use yrs::block::ClientID;
 use yrs::sync::{Message, SyncMessage};
+use yrs::updates::decoder::Decode;
 use yrs::{ReadTxn, Transact};
 
 use super::{Authorizer, NotebookPolicy, Pending, Room, encode};
@@ -258,7 +258,8 @@ impl Room {
     /// what it inserted. The caller has checked the user's rights.
     pub(super) fn edit_as(&mut self, user: &User, f: impl FnOnce(&NotebookDoc)) {
         let own = self.doc.doc().client_id().get();
-        let client = std::iter::repeat_with(|| unbound_client_id(&self.bindings)).find(|c| *c != own).unwrap_or(own);
+        let client =
+            std::iter::repeat_with(|| unbound_client_id(&self.bindings)).find(|c| *c != own).unwrap_or(own);
         let copy = NotebookDoc::with_client_id(client);
         if let Err(e) = copy.apply_update(&self.doc.encode_state()) {
             tracing::error!(notebook = %self.id, error = %e, "cannot copy the document for a user edit");
@@ -375,8 +376,11 @@ impl Room {
         if new_cells.is_empty() {
             return;
         }
-        let record =
-            Provenance { author: author.id, author_name: author.name.clone(), created_at: self.config.clock.now() };
+        let record = Provenance {
+            author: author.id,
+            author_name: author.name.clone(),
+            created_at: self.config.clock.now(),
+        };
         self.server_edit("record provenance", None, |ed| {
             for id in &new_cells {
                 ed.record_provenance(id, &record);

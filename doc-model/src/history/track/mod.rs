@@ -7,19 +7,22 @@
 //! source length (so a replaced `source` Y.Text can say how much it removed) and metadata
 //! (so a metadata change can name the keys it changed, even when the whole map was replaced).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use yrs::types::map::MapEvent;
-use yrs::types::text::TextEvent;
-use yrs::types::{Change as ArrayChange, Delta, EntryChange, Event, Events, PathSegment};
+use yrs::types::{Change as ArrayChange, EntryChange, Event, Events, PathSegment};
 use yrs::{
-    Any, Array, ArrayRef, DeepObservable, Map, MapRef, Observable, Out, ReadTxn, Text, Transact,
-    TransactionMut,
+    Array, ArrayRef, DeepObservable, ID, Map, MapRef, Observable, Out, ReadTxn, Transact, TransactionMut,
 };
 
+mod cell;
+mod roots;
+
+use self::cell::source_len;
 use super::changes::{Change, ChangeKind, lock};
+use super::text_index::TextIndex;
 use crate::doc::{NotebookDoc, get_string, out_to_json};
 use crate::notebook::JsonObject;
 use crate::schema as key;
@@ -32,6 +35,16 @@ pub(crate) struct Tracker {
     cells: Vec<CellInfo>,
     notebook_metadata: JsonObject,
     found: Found,
+    /// Which text each item is in; `None` while it cannot be trusted (see `text_index`).
+    index: Option<TextIndex>,
+    /// Units the current update adds to each text, read from the update by `index`.
+    added_by_text: Option<HashMap<ID, u32>>,
+    /// Off only in tests that check the index against yrs's deltas.
+    use_index: bool,
+    /// Updates to wait before trying to rebuild a dropped index again, and the wait after
+    /// the last failed attempt.
+    rebuild_in: u32,
+    rebuild_backoff: u32,
 }
 
 #[derive(Debug, Default)]
@@ -73,11 +86,66 @@ struct Pending {
 impl Tracker {
     /// The bookkeeping for a document as it is.
     pub(crate) fn read(doc: &NotebookDoc) -> Self {
+        let index = TextIndex::from_state(&doc.encode_state());
         let txn = doc.doc().transact();
         let roots = doc.roots();
         let cells = roots.cells.iter(&txn).map(|out| CellInfo::read(&txn, &out).0).collect();
         let notebook_metadata = object_at(&txn, &roots.meta, key::METADATA);
-        Self { cells, notebook_metadata, found: Found::default() }
+        Self {
+            cells,
+            notebook_metadata,
+            found: Found::default(),
+            index,
+            added_by_text: None,
+            use_index: true,
+            rebuild_in: 0,
+            rebuild_backoff: 0,
+        }
+    }
+
+    /// Reads an update about to be applied into the text index. `pending`: the document
+    /// holds updates it could not integrate yet, which the index cannot follow.
+    pub(crate) fn before_update(&mut self, update: &[u8], pending: bool) {
+        self.found = Found::default();
+        self.added_by_text = None;
+        if pending || !self.use_index {
+            self.index = None;
+        } else if let Some(index) = &mut self.index {
+            self.added_by_text = index.feed(update);
+            if self.added_by_text.is_none() {
+                self.index = None;
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn disable_index(&mut self) {
+        self.use_index = false;
+        self.index = None;
+    }
+
+    /// After an update: rebuilds the text index if it was dropped and can be trusted again.
+    pub(crate) fn after_update(&mut self, doc: &NotebookDoc, applied: bool, pending: bool) {
+        if !applied {
+            // The index may hold items yrs refused.
+            self.index = None;
+        }
+        if self.index.is_some() || pending || !self.use_index {
+            return;
+        }
+        if self.rebuild_in > 0 {
+            self.rebuild_in -= 1;
+            return;
+        }
+        self.index = TextIndex::from_state(&doc.encode_state());
+        // A document with a hole in some client's clocks (updates replayed out of order)
+        // cannot be indexed until the hole is filled; rebuilding costs a full encode, so
+        // the attempts get rarer while it fails.
+        self.rebuild_backoff = match self.index {
+            Some(_) => 0,
+            None => (self.rebuild_backoff * 2).clamp(16, 4096),
+        };
+        self.rebuild_in = self.rebuild_backoff;
     }
 
     /// Registers the observers that feed `tracker` from `doc`.
@@ -89,10 +157,6 @@ impl Tracker {
         roots.meta.observe_deep(OBSERVER, move |txn, events| lock(&t).on_meta(txn, &meta, events));
         let t = tracker.clone();
         roots.talkbook.observe(OBSERVER, move |txn, event: &MapEvent| lock(&t).on_server_state(txn, event));
-    }
-
-    pub(crate) fn clear_found(&mut self) {
-        self.found = Found::default();
     }
 
     /// This update's changes: cells in document order, then notebook-wide ones.
@@ -127,7 +191,8 @@ impl Tracker {
                 (Some(PathSegment::Key(k)), event) => match k.as_ref() {
                     key::SOURCE => {
                         if let Event::Text(e) = event {
-                            count_text_delta(txn, e, p);
+                            let before = self.cells.get(i as usize).map_or(0, |c| c.source_len);
+                            self.count_text(txn, e, before, p);
                         }
                     }
                     key::OUTPUTS => p.outputs = true,
@@ -178,9 +243,9 @@ impl Tracker {
 
         let mut matched = vec![false; added.len()];
         for (from, place, id) in removed {
-            let again = id.as_ref().and_then(|id| {
-                (0..added.len()).find(|&j| !matched[j] && added[j].1.as_ref() == Some(id))
-            });
+            let again = id
+                .as_ref()
+                .and_then(|id| (0..added.len()).find(|&j| !matched[j] && added[j].1.as_ref() == Some(id)));
             let (kind, place, detail) = match again {
                 Some(j) => {
                     matched[j] = true;
@@ -199,153 +264,6 @@ impl Tracker {
             }
         }
     }
-
-    /// Keys of a cell map set, replaced or removed.
-    fn on_cell_keys(&mut self, txn: &TransactionMut, index: usize, e: &MapEvent, p: &mut Pending) {
-        for (k, change) in e.keys(txn) {
-            match k.as_ref() {
-                key::SOURCE => {
-                    let old_cached = self.cells.get(index).map_or(0, |c| c.source_len);
-                    let (old, new) = match change {
-                        EntryChange::Inserted(new) => (None, Some(new)),
-                        EntryChange::Updated(old, new) => (Some(old), Some(new)),
-                        EntryChange::Removed(old) => (Some(old), None),
-                    };
-                    // The old Y.Text is deleted by now and reads as empty: its length is the
-                    // one remembered.
-                    let removed = old.map_or(0, |old| match old {
-                        Out::YText(_) => old_cached,
-                        other => source_len(txn, other),
-                    });
-                    let added = new.map_or(0, |new| source_len(txn, new));
-                    p.source_touched = true;
-                    p.added += added;
-                    p.removed += removed;
-                    p.source_len = Some(added);
-                }
-                key::OUTPUTS | key::EXECUTION_COUNT => match change {
-                    EntryChange::Updated(..) => p.outputs |= entry_changed(change),
-                    _ => p.outputs_key = true,
-                },
-                key::METADATA => p.metadata = true,
-                key::CELL_TYPE if entry_changed(change) => {
-                    p.cell_type = Some(new_value(txn, change).unwrap_or(Value::Null));
-                }
-                key::ATTACHMENTS => match change {
-                    EntryChange::Updated(..) => p.attachments |= entry_changed(change),
-                    _ => p.attachments_key = true,
-                },
-                key::ID => {
-                    if let Some(cell) = self.cells.get_mut(index) {
-                        cell.id = new_value(txn, change).and_then(|v| v.as_str().map(str::to_owned));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn report_cell(&mut self, txn: &TransactionMut, cells: &ArrayRef, index: usize, p: Pending) {
-        let Some(info) = self.cells.get_mut(index) else { return };
-        let id = info.id.clone();
-        let map = || match cells.get(txn, index as u32) {
-            Some(Out::YMap(map)) => Some(map),
-            _ => None,
-        };
-        let mut report = |change: Change| self.found.cells.push(((index, 1), change));
-        if p.source_touched {
-            if let Some(len) = p.source_len {
-                info.source_len = len;
-            }
-            if p.added > 0 || p.removed > 0 {
-                let mut change = Change::new(ChangeKind::SourceEdited, id.clone());
-                (change.added, change.removed) = (p.added, p.removed);
-                report(change);
-            }
-        }
-        let type_changed = p.cell_type.is_some();
-        if p.outputs || (p.outputs_key && !type_changed) {
-            let count = match map().and_then(|m| m.get(txn, key::OUTPUTS)) {
-                Some(Out::YArray(outputs)) => outputs.len(txn),
-                Some(other) => out_to_json(txn, &other).as_array().map_or(0, |a| a.len() as u32),
-                None => 0,
-            };
-            let change = Change::new(ChangeKind::OutputsChanged, id.clone());
-            report(change.with_detail(json!({"outputs": count})));
-        }
-        if p.metadata {
-            let now = map().map(|m| object_at(txn, &m, key::METADATA)).unwrap_or_default();
-            let keys = changed_keys(&info.metadata, &now);
-            info.metadata = now;
-            if !keys.is_empty() {
-                let change = Change::new(ChangeKind::MetadataChanged, id.clone());
-                report(change.with_detail(json!({"keys": keys})));
-            }
-        }
-        if let Some(to) = p.cell_type {
-            report(Change::new(ChangeKind::CellTypeChanged, id.clone()).with_detail(json!({"to": to})));
-        }
-        if p.attachments || (p.attachments_key && !type_changed) {
-            report(Change::new(ChangeKind::AttachmentsChanged, id));
-        }
-    }
-
-    fn on_meta(&mut self, txn: &TransactionMut, meta: &MapRef, events: &Events) {
-        let (mut metadata, mut other) = (false, false);
-        for event in events.iter() {
-            let path = event.path();
-            match (path.front(), event) {
-                (None, Event::Map(e)) => {
-                    for (k, change) in e.keys(txn) {
-                        if k.as_ref() == key::METADATA {
-                            metadata = true;
-                        } else if entry_changed(change) {
-                            other = true;
-                        }
-                    }
-                }
-                (Some(PathSegment::Key(k)), _) if k.as_ref() == key::METADATA => metadata = true,
-                _ => other = true,
-            }
-        }
-        let mut keys = Vec::new();
-        if metadata {
-            let now = object_at(txn, meta, key::METADATA);
-            keys = changed_keys(&self.notebook_metadata, &now);
-            self.notebook_metadata = now;
-        }
-        if other || !keys.is_empty() {
-            let change = Change::new(ChangeKind::NotebookMetadataChanged, None);
-            self.found.notebook = Some(change.with_detail(json!({"keys": keys})));
-        }
-    }
-
-    /// The server-written `talkbook` map. The server rewrites every key when one changes, so
-    /// a key whose value stayed the same reports nothing.
-    fn on_server_state(&mut self, txn: &TransactionMut, e: &MapEvent) {
-        let keys = e.keys(txn);
-        for name in ["mode", "block", "others_may_run"] {
-            let Some(change) = keys.get(name) else { continue };
-            let old = old_value(txn, change);
-            let new = new_value(txn, change);
-            if old == new {
-                continue;
-            }
-            let change = match (name, &new) {
-                ("mode", _) => Change::new(ChangeKind::ModeChanged, None)
-                    .with_detail(json!({"mode": new.clone().unwrap_or(Value::Null)})),
-                ("block", Some(Value::Object(block))) => Change::new(ChangeKind::Blocked, None).with_detail(
-                    json!({"holder": block.get("holder"), "holder_name": block.get("holder_name")}),
-                ),
-                ("block", _) if matches!(old, Some(Value::Object(_))) => Change::new(ChangeKind::Unblocked, None),
-                ("others_may_run", Some(Value::Bool(allowed))) => {
-                    Change::new(ChangeKind::OthersMayRunChanged, None).with_detail(json!({"allowed": allowed}))
-                }
-                _ => continue,
-            };
-            self.found.server.push(change);
-        }
-    }
 }
 
 impl CellInfo {
@@ -359,30 +277,6 @@ impl CellInfo {
             metadata: object_at(txn, map, key::METADATA),
         };
         (info, get_string(txn, map, key::CELL_TYPE))
-    }
-}
-
-/// Inserted and deleted UTF-16 code units of one text event.
-fn count_text_delta(txn: &TransactionMut, e: &TextEvent, p: &mut Pending) {
-    for delta in e.delta(txn) {
-        match delta {
-            Delta::Inserted(Out::Any(Any::String(s)), _) => p.added += utf16_len(s),
-            // An embed counts as one unit, as in Yjs.
-            Delta::Inserted(_, _) => p.added += 1,
-            Delta::Deleted(n) => p.removed += n,
-            Delta::Retain(_, _) => {}
-        }
-    }
-    p.source_touched = true;
-    p.source_len = Some(e.target().len(txn));
-}
-
-/// Length in UTF-16 code units of a source value (Y.Text or a plain string).
-fn source_len<T: ReadTxn>(txn: &T, value: &Out) -> u32 {
-    match value {
-        Out::YText(text) => text.len(txn),
-        Out::Any(Any::String(s)) => utf16_len(s),
-        _ => 0,
     }
 }
 
