@@ -91,6 +91,23 @@ fn execution_records_say_who_ran_what(backend: Backend) {
     assert_eq!(ids(&kx.executions(alice, nb, &format!("before={}", r2["id"]))), [r1["id"].clone()]);
     // Reviewers (viewers) read them too.
     assert_eq!(ids(&kx.executions(&kx.fx.vera, nb, "")), ids(&all));
+
+    // The history names who ran each cell as the author of its outputs.
+    let history =
+        kx.api.get(&format!("/api/notebooks/{nb}/history?limit=1000"), Auth::Bearer(&kx.fx.vera.token));
+    history.expect(200);
+    let runs_of = |cell: &str| -> Vec<String> {
+        history.json()["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == "outputs_changed" && e["cell_id"] == cell)
+            .map(|e| e["user"]["name"].as_str().unwrap_or("(server)").to_owned())
+            .collect()
+    };
+    let (by_alice, by_bob) = (runs_of("a"), runs_of("b"));
+    assert!(!by_alice.is_empty() && by_alice.iter().all(|u| u == "alice"), "{by_alice:?}");
+    assert_eq!(by_bob, ["bob"], "{}", history.json());
 }
 
 #[test]
