@@ -473,6 +473,8 @@ async fn restore_notebook(
         .await
         .map_err(super::undo::edit_error)?
         .map_err(ApiError::internal)?;
+    // Answer once the restore is committed: the room commits before it hands out state.
+    state.rooms.document_state(notebook.id).await?;
     tracing::info!(notebook = %notebook.id, user = %caller.user.name, seq, "notebook restored");
     Ok(Json(Restored { seq, summary }))
 }

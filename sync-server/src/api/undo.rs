@@ -137,6 +137,8 @@ pub(super) async fn undo(
         .await
         .map_err(edit_error)?
         .map_err(ApiError::internal)?;
+    // Answer once the undo is committed: the room commits before it hands out state.
+    state.rooms.document_state(notebook.id).await?;
     state
         .store
         .mark_undone(notebook.id, event.first_seq, event.part, caller.user.id, state.config.clock().now())
