@@ -117,6 +117,23 @@ fn blame_shows_each_users_runs_and_a_restore_belongs_to_the_restorer(backend: Ba
     // The notebook as it was before the restore can still be seen.
     let at_deletion = h.export(alice, "?at=2027-03-01T09:30:00Z");
     assert_eq!(cell_source(&at_deletion, "c1").as_deref(), Some("he wrld!llo"));
+
+    // Moving a cell re-creates it (as Jupyter's clients do), yet blame still names who
+    // typed each character, not who moved the cell.
+    let before_move = h.blame("c1", "")["runs"].clone();
+    h.at("2027-03-01T11:00:00Z");
+    b.ok(json!({"cmd": "wait_for", "cell_id": "c1", "contains": "he world!llo"}));
+    b.ok(json!({"cmd": "add_cell", "cell_id": "c2", "cell_type": "markdown", "source": "notes"}));
+    h.settled("c2", "notes");
+    b.ok(json!({"cmd": "move_cell", "cell_id": "c1", "index": 1}));
+    let deadline = Instant::now() + PATIENCE;
+    while h.export(alice, "")["cells"][1]["id"] != "c1" {
+        assert!(Instant::now() < deadline, "the move never arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let moved = h.timeline("?cell=c1&limit=1000")["events"].as_array().expect("array").clone();
+    assert!(moved.iter().any(|e| e["kind"] == "cell_moved" && login(&e["user"]) == "bob"), "{moved:?}");
+    assert_eq!(h.blame("c1", "")["runs"], before_move, "blame is the same after the move");
 }
 
 #[test]

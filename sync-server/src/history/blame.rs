@@ -7,13 +7,16 @@
 //! tombstones, which tells who deleted what, and where.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 
 use doc_model::NotebookDoc;
 use doc_model::UserId;
 use doc_model::history::pieces::{Piece, source_pieces};
 
 use super::{History, HistoryError};
-use crate::store::{ClockSpan, NotebookId, Seq, Timestamp, UpdateMeta};
+
+use crate::store::{ClockSpan, HistoryFilter, NotebookId, Seq, Timestamp, UpdateMeta};
 
 /// Who wrote a cell's source, run by run and line by line.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,9 +69,17 @@ pub struct Deletion {
 struct Stamp {
     user: Option<UserId>,
     at: Option<Timestamp>,
+    /// The update that made the character (or deleted it).
+    seq: Option<Seq>,
 }
 
-const UNKNOWN: Stamp = Stamp { user: None, at: None };
+const UNKNOWN: Stamp = Stamp { user: None, at: None, seq: None };
+
+/// How many moves of one cell blame follows back (each costs loading an older state).
+const MAX_MOVES: usize = 16;
+
+/// A cell's live characters with their stamps, and its deletions.
+type Stamped = (Vec<(char, Stamp)>, Vec<Deletion>);
 
 impl History {
     /// Blame for `cell_id` in `doc` (the notebook now, or as it was at some point; the
@@ -80,27 +91,90 @@ impl History {
         cell_id: &str,
     ) -> Result<Blame, HistoryError> {
         self.catch_up(notebook).await?;
-        let pieces =
-            source_pieces(doc, cell_id).ok_or_else(|| HistoryError::NoSuchCell(cell_id.to_owned()))?;
-        let inserted = self.spans_for(notebook, &pieces, false).await?;
-        let tombstones: Vec<Piece> = pieces.iter().filter(|p| p.text.is_none()).cloned().collect();
-        let deleted = self.spans_for(notebook, &tombstones, true).await?;
-        let seqs: Vec<Seq> =
-            inserted.iter().chain(&deleted).map(|s| s.seq).collect::<BTreeSet<_>>().into_iter().collect();
-        let meta: HashMap<Seq, UpdateMeta> =
-            self.store.update_meta(notebook, &seqs).await?.into_iter().map(|m| (m.seq, m)).collect();
-        let stamp = |span: Option<&ClockSpan>| match span.and_then(|s| meta.get(&s.seq)) {
-            Some(m) => Stamp { user: m.user_id.or(m.actor_id), at: Some(m.at) },
-            None => UNKNOWN,
-        };
-        let inserted = SpanIndex::new(inserted);
-        let deleted = SpanIndex::new(deleted);
-        Ok(assemble(
-            &pieces,
-            |client, clock| stamp(inserted.find(client, clock)),
-            |client, clock| stamp(deleted.find(client, clock)),
-            self.gap,
-        ))
+        let (chars, deletions) = self.stamped(notebook, doc, cell_id, 0).await?;
+        Ok(finish(chars, deletions, self.gap))
+    }
+
+    /// Every live character of the cell's source with who typed it and when.
+    ///
+    /// Moving a cell re-creates it (in Yjs, and so in Jupyter's clients), so the text of a
+    /// moved cell is new items made by whoever moved it. Characters that a move made are
+    /// traced back to the cell as it was just before the move, and take the stamps they
+    /// had there.
+    fn stamped<'a>(
+        &'a self,
+        notebook: NotebookId,
+        doc: &'a NotebookDoc,
+        cell_id: &'a str,
+        depth: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Stamped, HistoryError>> + Send + 'a>> {
+        Box::pin(async move {
+            let pieces =
+                source_pieces(doc, cell_id).ok_or_else(|| HistoryError::NoSuchCell(cell_id.to_owned()))?;
+            let inserted = self.spans_for(notebook, &pieces, false).await?;
+            let tombstones: Vec<Piece> = pieces.iter().filter(|p| p.text.is_none()).cloned().collect();
+            let deleted = self.spans_for(notebook, &tombstones, true).await?;
+            let seqs: Vec<Seq> =
+                inserted.iter().chain(&deleted).map(|s| s.seq).collect::<BTreeSet<_>>().into_iter().collect();
+            let meta: HashMap<Seq, UpdateMeta> =
+                self.store.update_meta(notebook, &seqs).await?.into_iter().map(|m| (m.seq, m)).collect();
+            let stamp = |span: Option<&ClockSpan>| match span.and_then(|s| meta.get(&s.seq)) {
+                Some(m) => Stamp { user: m.user_id.or(m.actor_id), at: Some(m.at), seq: Some(m.seq) },
+                None => UNKNOWN,
+            };
+            let inserted = SpanIndex::new(inserted);
+            let deleted = SpanIndex::new(deleted);
+            let (mut chars, deletions) = stamp_chars(
+                &pieces,
+                |client, clock| stamp(inserted.find(client, clock)),
+                |client, clock| stamp(deleted.find(client, clock)),
+            );
+            if depth < MAX_MOVES {
+                for seq in self.moves_of(notebook, cell_id, &chars).await? {
+                    let made: Vec<usize> = chars
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (_, s))| s.seq == Some(seq))
+                        .map(|(i, _)| i)
+                        .collect();
+                    let before = self.state_at(notebook, seq - 1).await?;
+                    let Ok((old, _)) = self.stamped(notebook, &before, cell_id, depth + 1).await else {
+                        continue;
+                    };
+                    // The move copied the text as it was: the same characters in order.
+                    let same =
+                        old.len() == made.len() && made.iter().zip(&old).all(|(i, (c, _))| chars[*i].0 == *c);
+                    if same {
+                        for (i, (_, stamp)) in made.into_iter().zip(old) {
+                            chars[i].1 = stamp;
+                        }
+                    }
+                }
+            }
+            Ok((chars, deletions))
+        })
+    }
+
+    /// The updates that moved this cell and made some of `chars`, newest first.
+    async fn moves_of(
+        &self,
+        notebook: NotebookId,
+        cell_id: &str,
+        chars: &[(char, Stamp)],
+    ) -> Result<Vec<Seq>, HistoryError> {
+        let made: BTreeSet<Seq> = chars.iter().filter_map(|(_, s)| s.seq).collect();
+        let filter =
+            HistoryFilter { cell_id: Some(cell_id.to_owned()), limit: 100_000, ..HistoryFilter::default() };
+        let mut moves: Vec<Seq> = self
+            .store
+            .history_events(notebook, &filter)
+            .await?
+            .into_iter()
+            .filter(|e| e.kind == "cell_moved" && made.contains(&e.first_seq) && e.first_seq > 1)
+            .map(|e| e.first_seq)
+            .collect();
+        moves.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(moves)
     }
 
     /// The stored spans (inserted or deleted) covering the pieces' clocks, one query per
@@ -149,12 +223,23 @@ impl SpanIndex {
 }
 
 /// Builds runs, lines and deletions from the pieces and a way to stamp each clock.
+#[cfg(test)]
 fn assemble(
     pieces: &[Piece],
     inserted: impl Fn(u64, u32) -> Stamp,
     deleted: impl Fn(u64, u32) -> Stamp,
     gap: chrono::Duration,
 ) -> Blame {
+    let (chars, deletions) = stamp_chars(pieces, inserted, deleted);
+    finish(chars, deletions, gap)
+}
+
+/// Every live character with its stamp, and the deletions between them.
+fn stamp_chars(
+    pieces: &[Piece],
+    inserted: impl Fn(u64, u32) -> Stamp,
+    deleted: impl Fn(u64, u32) -> Stamp,
+) -> Stamped {
     // Every live character with its stamp, and the tombstones between them.
     let mut chars: Vec<(char, Stamp)> = Vec::new();
     let mut deletions = Vec::new();
@@ -191,6 +276,11 @@ fn assemble(
             }
         }
     }
+    (chars, deletions)
+}
+
+/// Runs and lines from stamped characters.
+fn finish(chars: Vec<(char, Stamp)>, deletions: Vec<Deletion>, gap: chrono::Duration) -> Blame {
     let source: String = chars.iter().map(|(c, _)| *c).collect();
     Blame { runs: runs(&chars, gap), lines: lines(&chars, &deletions), deletions, source }
 }
@@ -308,11 +398,11 @@ mod tests {
         let alice = Some(UserId(1));
         let bob = Some(UserId(2));
         let inserted = |client: u64, clock: u32| match client {
-            1 if clock < 3 => Stamp { user: alice, at: at(0) },
-            1 => Stamp { user: alice, at: at(1000) },
-            _ => Stamp { user: bob, at: at(10 + i64::from(clock)) },
+            1 if clock < 3 => Stamp { user: alice, at: at(0), seq: None },
+            1 => Stamp { user: alice, at: at(1000), seq: None },
+            _ => Stamp { user: bob, at: at(10 + i64::from(clock)), seq: None },
         };
-        let deleted = |_: u64, _: u32| Stamp { user: alice, at: at(50) };
+        let deleted = |_: u64, _: u32| Stamp { user: alice, at: at(50), seq: None };
         let blame = assemble(&pieces, inserted, deleted, chrono::Duration::seconds(60));
         assert_eq!(blame.source, "hel wrldlo\nx");
         let runs: Vec<_> = blame.runs.iter().map(|r| (r.text.as_str(), r.user)).collect();
@@ -337,7 +427,8 @@ mod tests {
     #[test]
     fn a_long_pause_splits_one_users_run() {
         let pieces = vec![live(1, 0, "ab")];
-        let inserted = |_: u64, clock: u32| Stamp { user: Some(UserId(1)), at: at(i64::from(clock) * 3600) };
+        let inserted =
+            |_: u64, clock: u32| Stamp { user: Some(UserId(1)), at: at(i64::from(clock) * 3600), seq: None };
         let blame = assemble(&pieces, inserted, |_, _| UNKNOWN, chrono::Duration::seconds(60));
         assert_eq!(blame.runs.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
     }
