@@ -32,15 +32,16 @@ fn undo_reverts_only_the_callers_change(backend: Backend) {
     a.ok(json!({"cmd": "delete_text", "cell_id": "c", "index": 12, "length": 1}));
     h.settled("c", "x = 100\ny = \n");
 
-    // Bob adds a line to the same cell while Alice's undo runs (one update, so where it
-    // lands does not depend on which comes first).
+    // Bob adds a line to the same cell while Alice's undo runs (one update).
     h.at("2027-03-01T09:30:00Z");
     b.ok(json!({"cmd": "wait_for", "cell_id": "c", "contains": "x = 100"}));
     let api = Api::new(&h.fx.server.http());
     let path = format!("{}/undo", h.nb());
     let token = alice.token.clone();
     let undo = std::thread::spawn(move || api.post_empty(&path, Auth::Bearer(&token)));
-    b.ok(json!({"cmd": "insert_text", "cell_id": "c", "index": 13, "text": "z = 3\n"}));
+    // At the start of the cell: an index that is right whether or not the undo has
+    // reached Bob yet.
+    b.ok(json!({"cmd": "insert_text", "cell_id": "c", "index": 0, "text": "z = 3\n"}));
     let reply = undo.join().expect("undo thread");
     reply.expect(200);
     let undone = reply.json();
@@ -49,8 +50,8 @@ fn undo_reverts_only_the_callers_change(backend: Backend) {
     assert_eq!(undone["result"]["removed"], 2, "alice's two characters: {undone}");
     assert_eq!(undone["result"]["restored"], 1, "bob's character she deleted: {undone}");
     // Alice's edit is gone, Bob's character is back, and Bob's new line is there.
-    h.settled("c", "x = 1\ny = 2\nz = 3\n");
-    b.ok(json!({"cmd": "wait_for", "cell_id": "c", "contains": "x = 1\ny = 2\nz = 3"}));
+    h.settled("c", "z = 3\nx = 1\ny = 2\n");
+    b.ok(json!({"cmd": "wait_for", "cell_id": "c", "contains": "z = 3\nx = 1\ny = 2"}));
 
     // Bob's blame keeps his text; the character brought back is Alice's undo (hers).
     let blame = h.blame("c", "");
@@ -62,7 +63,7 @@ fn undo_reverts_only_the_callers_change(backend: Backend) {
         .collect();
     assert_eq!(
         runs,
-        vec![("x = 1\n", "alice"), ("y = ", "bob"), ("2", "alice"), ("\n", "bob"), ("z = 3\n", "bob")],
+        vec![("z = 3\n", "bob"), ("x = 1\n", "alice"), ("y = ", "bob"), ("2", "alice"), ("\n", "bob")],
         "{blame}"
     );
 
