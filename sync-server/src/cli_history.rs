@@ -2,13 +2,12 @@
 //! command line, read straight from the database (like `export`).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use chrono::{DateTime, Utc};
 
+use crate::cli_admin::{print_out, run};
 use crate::config::DbConfig;
 use crate::history::{History, Point, rfc3339};
 use crate::serve::open_store;
@@ -123,7 +122,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
         if events.is_empty() && !args.json {
             eprintln!("no events match");
         }
-        write_out(&out)
+        print_out(&out)
     })
 }
 
@@ -157,7 +156,7 @@ pub fn blame(args: BlameArgs) -> anyhow::Result<()> {
                     "touched_by": l.touched_by.iter().map(|u| name(Some(*u))).collect::<Vec<_>>(),
                     "last_at": l.last_at.map(rfc3339)})).collect::<Vec<_>>(),
             });
-            return write_out(&format!("{value}\n"));
+            return print_out(&format!("{value}\n"));
         }
         let width = blame.lines.iter().map(|l| name(l.author).len()).max().unwrap_or(0);
         let mut out = String::new();
@@ -174,7 +173,7 @@ pub fn blame(args: BlameArgs) -> anyhow::Result<()> {
                 line.text
             ));
         }
-        write_out(&out)
+        print_out(&out)
     })
 }
 
@@ -205,17 +204,4 @@ async fn names(
         }
     }
     Ok(names)
-}
-
-/// Runs one command's async body on a small runtime of its own.
-fn run<T>(body: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(body)
-}
-
-/// Writes the command's answer to standard output.
-fn write_out(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
 }

@@ -97,6 +97,17 @@ impl ApiError {
     }
 }
 
+/// A server edit the room could not make (restore, undo): 503 with the reason.
+impl From<crate::rooms::EditError> for ApiError {
+    fn from(e: crate::rooms::EditError) -> Self {
+        let code = match e {
+            crate::rooms::EditError::Unavailable => "notebook_unavailable",
+            crate::rooms::EditError::ShuttingDown => "shutting_down",
+        };
+        ApiError::Overloaded { code, message: e.to_string() }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

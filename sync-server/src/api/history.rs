@@ -470,8 +470,7 @@ async fn restore_notebook(
             let scope = RestoreScope { may_change_cell: &mine, notebook_wide: everything };
             restore(doc, &target_notebook, &scope)
         })
-        .await
-        .map_err(super::undo::edit_error)?
+        .await?
         .map_err(ApiError::internal)?;
     // Answer once the restore is committed: the room commits before it hands out state.
     state.rooms.document_state(notebook.id).await?;

@@ -23,7 +23,6 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::history::rfc3339;
-use crate::rooms::EditError;
 use crate::store::{HistoryFilter, NotebookId, Seq};
 
 /// How many of the caller's newest events an undo looks through for one to undo.
@@ -41,16 +40,6 @@ pub(super) struct Undone {
     last_at: String,
     #[schema(value_type = Object)]
     result: UndoSummary,
-}
-
-/// Turns a room edit failure into the API's answer.
-pub(super) fn edit_error(e: EditError) -> ApiError {
-    match e {
-        EditError::Unavailable => {
-            ApiError::Overloaded { code: "notebook_unavailable", message: e.to_string() }
-        }
-        EditError::ShuttingDown => ApiError::Overloaded { code: "shutting_down", message: e.to_string() },
-    }
 }
 
 fn undoable(kind: ChangeKind) -> bool {
@@ -134,8 +123,7 @@ pub(super) async fn undo(
     let result = state
         .rooms
         .edit_as(notebook.id, &caller.user, move |doc| undo_group(doc, &before, &target))
-        .await
-        .map_err(edit_error)?
+        .await?
         .map_err(ApiError::internal)?;
     // Answer once the undo is committed: the room commits before it hands out state.
     state.rooms.document_state(notebook.id).await?;

@@ -103,23 +103,12 @@ impl History {
                 }
             }
         }
-        Ok(IndexState { replayer: replayer.0, open })
+        Ok(IndexState { replayer, open })
     }
 
-    /// A replayer holding the document as of `upto`, and the sequence number of the state
-    /// it started from.
-    pub(super) async fn replayer_at(
-        &self,
-        notebook: NotebookId,
-        upto: Seq,
-    ) -> Result<(Replayer, Seq), HistoryError> {
-        let base = self.store.nearest_state(notebook, upto).await?;
-        let from = base.as_ref().map_or(0, |b| b.seq);
-        let tail = if from < upto {
-            self.store.updates_between(notebook, from, Some(upto)).await?
-        } else {
-            Vec::new()
-        };
+    /// A replayer holding the document as of `upto`.
+    async fn replayer_at(&self, notebook: NotebookId, upto: Seq) -> Result<Replayer, HistoryError> {
+        let (base, tail) = self.stored_upto(notebook, upto).await?;
         let replayer = tokio::task::spawn_blocking(move || -> Result<Replayer, HistoryError> {
             let mut replayer = match base {
                 Some(base) => Replayer::from_state(&base.state).map_err(|e| HistoryError::Corrupt(e.to_string()))?,
@@ -133,7 +122,7 @@ impl History {
             Ok(replayer)
         })
         .await??;
-        Ok((replayer, from))
+        Ok(replayer)
     }
 }
 

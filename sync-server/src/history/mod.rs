@@ -18,7 +18,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use tokio::sync::Mutex;
 
-use crate::store::{DynStore, NotebookId, StoreError, Timestamp};
+use crate::store::{Checkpoint, DynStore, LoggedUpdate, NotebookId, Seq, StoreError, Timestamp};
 
 pub use blame::{Blame, BlameLine, BlameRun, Deletion};
 pub use travel::Point;
@@ -56,8 +56,21 @@ impl History {
         Self { store, gap, indexing: DashMap::new() }
     }
 
-    pub fn store(&self) -> &DynStore {
-        &self.store
+    /// What the document as of `upto` is made of: the nearest stored state at or before
+    /// it (a snapshot or a checkpoint) and the log from there to `upto`.
+    async fn stored_upto(
+        &self,
+        notebook: NotebookId,
+        upto: Seq,
+    ) -> Result<(Option<Checkpoint>, Vec<LoggedUpdate>), HistoryError> {
+        let base = self.store.nearest_state(notebook, upto).await?;
+        let from = base.as_ref().map_or(0, |b| b.seq);
+        let tail = if from < upto {
+            self.store.updates_between(notebook, from, Some(upto)).await?
+        } else {
+            Vec::new()
+        };
+        Ok((base, tail))
     }
 
     /// Indexes the notebook in the background (after a room checkpoint), so the next

@@ -45,13 +45,7 @@ impl History {
     /// it keeps bound the replay.
     pub async fn state_at(&self, notebook: NotebookId, seq: Seq) -> Result<NotebookDoc, HistoryError> {
         self.catch_up(notebook).await?;
-        let base = self.store.nearest_state(notebook, seq).await?;
-        let from = base.as_ref().map_or(0, |b| b.seq);
-        let tail = if from < seq {
-            self.store.updates_between(notebook, from, Some(seq)).await?
-        } else {
-            Vec::new()
-        };
+        let (base, tail) = self.stored_upto(notebook, seq).await?;
         tokio::task::spawn_blocking(move || -> Result<NotebookDoc, HistoryError> {
             let doc = NotebookDoc::new();
             let corrupt = |e: doc_model::DocError| HistoryError::Corrupt(e.to_string());
