@@ -55,8 +55,10 @@ pub fn lock(log: &SharedLog) -> std::sync::MutexGuard<'_, EditLog> {
 #[derive(Debug, Clone, Copy)]
 struct EditState {
     sent: Micros,
-    /// How many other clients have the edit, and when the latest of them got it.
+    /// How many other clients have the edit, and when the first and the latest of them
+    /// got it.
     seen_by: u32,
+    first_seen: Micros,
     last_seen: Micros,
 }
 
@@ -75,6 +77,9 @@ pub struct Figures {
     pub sent: usize,
     pub lost: usize,
     pub latency: Option<Summary>,
+    /// Send to the first arrival: the server's own path (commit included) with the least
+    /// of the load generator's fan-in, to tell the two apart.
+    pub first_latency: Option<Summary>,
 }
 
 impl Tracker {
@@ -90,7 +95,7 @@ impl Tracker {
         let seen: Vec<_> = logs.iter().map(|log| std::mem::take(&mut lock(log).seen)).collect();
         for log in logs {
             for (key, at) in std::mem::take(&mut lock(log).sent) {
-                let edit = EditState { sent: at, seen_by: 0, last_seen: 0 };
+                let edit = EditState { sent: at, seen_by: 0, first_seen: Micros::MAX, last_seen: 0 };
                 self.edits.entry(key.client).or_default().insert(key.clock, edit);
             }
         }
@@ -100,6 +105,7 @@ impl Tracker {
             };
             for edit in edits.range_mut(range).map(|(_, edit)| edit) {
                 edit.seen_by += 1;
+                edit.first_seen = edit.first_seen.min(at);
                 edit.last_seen = edit.last_seen.max(at);
             }
         }
@@ -115,16 +121,23 @@ impl Tracker {
     /// arrival); the rest are lost.
     pub fn finish(&mut self) -> Figures {
         let mut latencies_ms = Vec::new();
+        let mut first_ms = Vec::new();
         let mut sent = 0;
         for edit in self.edits.values().flat_map(BTreeMap::values) {
             sent += 1;
             if edit.seen_by >= self.receivers {
                 latencies_ms.push(edit.last_seen.saturating_sub(edit.sent) as f64 / 1000.0);
+                first_ms.push(edit.first_seen.saturating_sub(edit.sent) as f64 / 1000.0);
             }
         }
         self.edits.clear();
         let complete = latencies_ms.len();
-        Figures { sent, lost: sent - complete, latency: Summary::of(&mut latencies_ms) }
+        Figures {
+            sent,
+            lost: sent - complete,
+            latency: Summary::of(&mut latencies_ms),
+            first_latency: Summary::of(&mut first_ms),
+        }
     }
 }
 
@@ -153,6 +166,8 @@ mod tests {
         assert_eq!((figures.sent, figures.lost), (2, 1));
         let latency = figures.latency.expect("one complete edit");
         assert_eq!((latency.count, latency.max), (1, 5.0));
+        let first = figures.first_latency.expect("one complete edit");
+        assert_eq!((first.count, first.max), (1, 2.0), "client 1 had it at 3 ms, 2 ms after it was sent");
         assert_eq!(tracker.finish().sent, 0);
     }
 

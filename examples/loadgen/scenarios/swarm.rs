@@ -66,6 +66,7 @@ impl StepFigures {
         out.insert("edits_sent".into(), json!(self.figures.sent));
         out.insert("edits_lost".into(), json!(self.figures.lost));
         Summary::insert_ms(self.figures.latency, "latency", &mut out);
+        Summary::insert_ms(self.figures.first_latency, "first_receiver", &mut out);
         out.insert("drain_ms".into(), json!(round3(self.drain.as_secs_f64() * 1000.0)));
         out.insert("clients_stopped".into(), json!(self.clients_stopped));
         out.insert("permission_denied".into(), json!(self.denied));

@@ -133,7 +133,7 @@ mod tests {
         StepFigures {
             rate,
             duration: Duration::from_secs(1),
-            figures: Figures { sent, lost, latency: Summary::of(&mut samples) },
+            figures: Figures { sent, lost, latency: Summary::of(&mut samples), first_latency: None },
             drain: Duration::ZERO,
             clients_stopped: 0,
             denied: 0,

@@ -47,7 +47,7 @@ impl History {
     /// Indexes everything logged so far that is not indexed yet; returns the progress.
     pub async fn catch_up(&self, notebook: NotebookId) -> Result<Seq, HistoryError> {
         let lock = self.lock_for(notebook);
-        let _indexing = lock.lock().await;
+        let mut warm = lock.lock().await;
         'again: loop {
             let progress = self.store.history_progress(notebook).await?;
             let last = self.store.last_seq(notebook).await?;
@@ -55,7 +55,11 @@ impl History {
                 return Ok(progress);
             }
             let started = std::time::Instant::now();
-            let mut state = self.resume(notebook, progress).await?;
+            let mut state = match warm.take() {
+                // Still where this process left it: nobody else indexed in between.
+                Some(Warm { progress: at, state }) if at == progress => state,
+                _ => self.resume(notebook, progress).await?,
+            };
             let mut after = progress;
             while after < last {
                 let upto = (after + STEP).min(last);
@@ -76,6 +80,9 @@ impl History {
             if last - progress > STEP {
                 tracing::info!(notebook = %notebook, updates = last - progress, ms = started.elapsed().as_millis() as u64, "history indexed");
             }
+            *warm = Some(Warm { progress: after, state });
+            drop(warm);
+            self.keep_warm(notebook);
             return Ok(after);
         }
     }
@@ -126,7 +133,15 @@ impl History {
     }
 }
 
+/// An indexer's state kept between runs, with the progress it stands at.
+#[derive(Debug)]
+pub(super) struct Warm {
+    progress: Seq,
+    state: IndexState,
+}
+
 /// What the indexer carries from one step to the next.
+#[derive(Debug)]
 struct IndexState {
     replayer: Replayer,
     /// Groups the next updates may extend, by who, cell and kind.

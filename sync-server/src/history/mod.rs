@@ -13,6 +13,7 @@ pub mod blame;
 pub mod indexer;
 pub mod travel;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -47,13 +48,40 @@ pub struct History {
     /// A user's edits to the same part of a cell closer than this are one event.
     gap: chrono::Duration,
     /// One indexer per notebook at a time in this process (several processes are kept
-    /// apart by the progress check of `write_history`).
-    indexing: DashMap<NotebookId, Arc<Mutex<()>>>,
+    /// apart by the progress check of `write_history`). The lock holds the indexer's
+    /// state where the last run left it, so the next run goes on from there instead of
+    /// rebuilding the document from a snapshot: for a busy notebook that rebuild costs far
+    /// more than the updates it indexes.
+    indexing: DashMap<NotebookId, Arc<Mutex<Option<indexer::Warm>>>>,
+    /// Notebooks whose state is kept warm, most recently indexed first; at most
+    /// [`WARM_KEPT`], so idle notebooks do not each keep a copy of their document.
+    warm: std::sync::Mutex<VecDeque<NotebookId>>,
 }
+
+/// How many notebooks' indexer states stay in memory between runs.
+const WARM_KEPT: usize = 8;
 
 impl History {
     pub fn new(store: DynStore, gap: chrono::Duration) -> Self {
-        Self { store, gap, indexing: DashMap::new() }
+        Self { store, gap, indexing: DashMap::new(), warm: std::sync::Mutex::new(VecDeque::new()) }
+    }
+
+    /// Notes that `notebook` now keeps a warm state, and drops the state of the notebook
+    /// indexed least recently if that makes more than [`WARM_KEPT`]. One being indexed right
+    /// now keeps its state and enters the list again when it finishes.
+    fn keep_warm(&self, notebook: NotebookId) {
+        let evicted = {
+            let mut warm = self.warm.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            warm.retain(|id| *id != notebook);
+            warm.push_front(notebook);
+            if warm.len() > WARM_KEPT { warm.pop_back() } else { None }
+        };
+        if let Some(old) = evicted
+            && let Some(lock) = self.indexing.get(&old).map(|l| l.clone())
+            && let Ok(mut state) = lock.try_lock()
+        {
+            *state = None;
+        }
     }
 
     /// What the document as of `upto` is made of: the nearest stored state at or before
@@ -88,7 +116,7 @@ impl History {
         });
     }
 
-    fn lock_for(&self, notebook: NotebookId) -> Arc<Mutex<()>> {
+    fn lock_for(&self, notebook: NotebookId) -> Arc<Mutex<Option<indexer::Warm>>> {
         self.indexing.entry(notebook).or_default().clone()
     }
 }

@@ -460,3 +460,66 @@ pub async fn the_history_index_goes_with_its_notebook(store: DynStore) {
     assert_eq!(store.nearest_state(nb.id, 1).await.expect("nearest state"), None);
     assert_eq!(store.undone_events(nb.id, alice.id).await.expect("undone"), vec![]);
 }
+
+// --- the indexer over a real log ---
+
+/// A small realistic log: two users create cells and type into them, a few seconds apart.
+fn typed_log(nb: NotebookId, alice: UserId, bob: UserId) -> Vec<NewUpdate> {
+    use doc_model::{Cell, CellId, NotebookDoc};
+    let doc = NotebookDoc::new();
+    let mut updates = Vec::new();
+    let mut push = |user: UserId, ms: i64, data: Vec<u8>| {
+        updates.push(NewUpdate { user_id: Some(user), at: at(ms), data, ..update(nb, "") });
+    };
+    for (n, user) in [(0, alice), (1, bob), (2, alice)] {
+        let id = CellId::new(format!("cell-{n}"));
+        let cell = Cell::code("").with_id(id.clone());
+        let ((), data) = doc.edit(|e| e.insert_cell(n, &cell)).expect("insert cell");
+        push(user, 10_000 * n as i64, data);
+        for (i, ch) in "x = 1\n".chars().enumerate() {
+            let ((), data) = doc.edit(|e| e.insert_source(&id, i as u32, &ch.to_string())).expect("type");
+            push(user, 10_000 * n as i64 + 100 * (i as i64 + 1), data);
+        }
+    }
+    updates
+}
+
+/// What an event says, without the notebook it belongs to.
+fn facts(events: Vec<HistoryEventRow>) -> Vec<(Seq, i32, Seq, Option<UserId>, String, Option<String>, i64, i64)> {
+    events
+        .into_iter()
+        .map(|e| (e.first_seq, e.part, e.last_seq, e.user_id, e.kind, e.cell_id, e.updates, e.added))
+        .collect()
+}
+
+/// The indexer keeps its state between runs; going on from it must give exactly what one
+/// run over the whole log gives.
+pub async fn indexing_in_several_runs_matches_indexing_at_once(store: DynStore) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let proj = project(&store, &alice, "p").await;
+    let (piecewise, at_once) =
+        (notebook(&store, &proj, "a.ipynb").await.id, notebook(&store, &proj, "b.ipynb").await.id);
+    let history = sync_server::history::History::new(store.clone(), chrono::Duration::seconds(5));
+
+    let log = typed_log(piecewise, alice.id, bob.id);
+    for chunk in log.chunks(5) {
+        store.append_updates(chunk).await.expect("append");
+        history.catch_up(piecewise).await.expect("index a chunk");
+    }
+    let whole: Vec<NewUpdate> =
+        typed_log(at_once, alice.id, bob.id).into_iter().map(|u| NewUpdate { notebook_id: at_once, ..u }).collect();
+    store.append_updates(&whole).await.expect("append");
+    assert_eq!(history.catch_up(at_once).await.expect("index all"), whole.len() as Seq);
+
+    let filter = all(100);
+    let a = facts(store.history_events(piecewise, &filter).await.expect("events"));
+    let b = facts(store.history_events(at_once, &filter).await.expect("events"));
+    assert_eq!(a, b);
+    let kinds: Vec<&str> = a.iter().map(|e| e.4.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["cell_created", "source_edited", "cell_created", "source_edited", "cell_created", "source_edited"],
+        "each cell's creation and its typing as one event: {a:?}"
+    );
+}

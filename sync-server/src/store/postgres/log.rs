@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::Row;
 
 use crate::store::sql_common::{
     CHECKPOINTS_KEPT, assign_seqs, client_bindings, client_id_from_sql, client_id_to_sql, constraint_error,
@@ -14,53 +14,83 @@ use crate::store::{
     StoredDocument, Timestamp, UserId,
 };
 
-/// Appends `updates` (non-empty) in one transaction: reserves each notebook's sequence
-/// numbers on its `notebooks` row, then inserts every row with one `UNNEST` statement.
+/// Appends `updates` in one statement, so a commit costs one round trip to the server.
 ///
-/// The reservation's row lock is held until commit, so a concurrent append to the same
-/// notebook (from this or another server process) waits and continues after our numbers:
-/// readers never see a later seq committed before an earlier one.
+/// Data-modifying CTEs run as one implicit transaction: `reserved` takes each notebook's
+/// sequence numbers on its `notebooks` row (whose lock is held until commit, so a
+/// concurrent append to the same notebook from this or another server process continues
+/// after our numbers and readers never see a later seq committed before an earlier one),
+/// `logged` inserts every row with one `UNNEST`, `bound` binds new client ids. A missing
+/// notebook has no `reserved` row; its updates are inserted anyway, so the foreign key
+/// fails the whole statement and nothing at all is written.
 pub(super) async fn append_updates(pool: &PgPool, updates: &[NewUpdate]) -> StoreResult<Vec<Seq>> {
-    let mut tx = pool.begin().await?;
-    let counts = seq_counts(updates);
-    let mut last = BTreeMap::new();
-    for (&notebook, &count) in &counts {
-        match reserve_seqs(&mut tx, notebook, count).await? {
-            Some(reserved) => last.insert(notebook, reserved),
-            None => {
-                tx.rollback().await?;
-                return Err(StoreError::NotFound(format!("notebook {notebook}")));
-            }
-        };
+    if updates.is_empty() {
+        return Ok(Vec::new());
     }
-    let seqs = assign_seqs(updates, &counts, &last);
-    insert_rows(&mut tx, updates, &seqs).await?;
-    bind_clients(&mut tx, updates).await?;
-    tx.commit().await?;
-    Ok(seqs)
+    let counts = seq_counts(updates);
+    // Each update's place among its notebook's updates, from 1: as if each counter stood at 0.
+    let ordinals = assign_seqs(updates, &counts, &counts);
+    let (count_notebooks, count_values): (Vec<i64>, Vec<i64>) = counts.iter().map(|(nb, n)| (nb.0, *n)).unzip();
+    let notebooks: Vec<i64> = updates.iter().map(|u| u.notebook_id.0).collect();
+    let users: Vec<Option<i64>> = updates.iter().map(|u| u.user_id.map(|id| id.0)).collect();
+    let actors: Vec<Option<i64>> = updates.iter().map(|u| u.actor_id.map(|id| id.0)).collect();
+    let client_ids: Vec<String> = updates.iter().map(|u| client_ids_literal(&u.client_ids)).collect();
+    let times: Vec<Timestamp> = updates.iter().map(|u| u.at).collect();
+    let data: Vec<&[u8]> = updates.iter().map(|u| u.data.as_slice()).collect();
+    let bindings = client_bindings(updates);
+    let bind_notebooks: Vec<i64> = bindings.iter().map(|(nb, _, _)| nb.0).collect();
+    let bind_clients: Vec<i64> = bindings.iter().map(|(_, id, _)| client_id_to_sql(*id)).collect();
+    let bind_users: Vec<Option<i64>> = bindings.iter().map(|(_, _, user)| user.map(|u| u.0)).collect();
+    let reserved: Vec<(i64, Seq)> = sqlx::query_as(
+        "WITH counts AS (
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[]) AS c(notebook_id, n)
+         ), reserved AS (
+             UPDATE notebooks SET last_seq = notebooks.last_seq + counts.n
+             FROM counts WHERE notebooks.id = counts.notebook_id
+             RETURNING notebooks.id, notebooks.last_seq
+         ), logged AS (
+             INSERT INTO notebook_updates (notebook_id, seq, user_id, client_ids, at, data, actor_id)
+             SELECT u.notebook_id, COALESCE(r.last_seq - c.n, 0) + u.ordinal, u.user_id,
+                    u.client_ids::bigint[], u.at, u.data, u.actor_id
+             FROM UNNEST($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[],
+                         $8::bytea[], $9::bigint[])
+                    AS u(notebook_id, ordinal, user_id, client_ids, at, data, actor_id)
+             JOIN counts c ON c.notebook_id = u.notebook_id
+             LEFT JOIN reserved r ON r.id = u.notebook_id
+         ), bound AS (
+             INSERT INTO notebook_clients (notebook_id, client_id, user_id)
+             SELECT * FROM UNNEST($10::bigint[], $11::bigint[], $12::bigint[])
+             ON CONFLICT (notebook_id, client_id) DO NOTHING
+         )
+         SELECT id, last_seq FROM reserved",
+    )
+    .bind(&count_notebooks)
+    .bind(&count_values)
+    .bind(&notebooks)
+    .bind(&ordinals)
+    .bind(&users)
+    .bind(&client_ids)
+    .bind(&times)
+    .bind(&data)
+    .bind(&actors)
+    .bind(&bind_notebooks)
+    .bind(&bind_clients)
+    .bind(&bind_users)
+    .fetch_all(pool)
+    .await
+    .map_err(append_error)?;
+    let last: BTreeMap<NotebookId, Seq> = reserved.into_iter().map(|(nb, seq)| (NotebookId(nb), seq)).collect();
+    Ok(assign_seqs(updates, &counts, &last))
 }
 
-/// Binds the client ids of the batch that are not bound yet (SPEC §6), in one statement.
-async fn bind_clients(tx: &mut Transaction<'static, Postgres>, updates: &[NewUpdate]) -> StoreResult<()> {
-    let bindings = client_bindings(updates);
-    if bindings.is_empty() {
-        return Ok(());
+/// A missing notebook (its foreign key) reads as such; any other missing row is a user.
+fn append_error(err: sqlx::Error) -> StoreError {
+    let notebook_missing = matches!(&err, sqlx::Error::Database(db)
+        if db.constraint().is_some_and(|c| c.ends_with("_notebook_id_fkey")));
+    if notebook_missing {
+        return StoreError::NotFound("notebook of an update".to_owned());
     }
-    let notebooks: Vec<i64> = bindings.iter().map(|(nb, _, _)| nb.0).collect();
-    let clients: Vec<i64> = bindings.iter().map(|(_, id, _)| client_id_to_sql(*id)).collect();
-    let users: Vec<Option<i64>> = bindings.iter().map(|(_, _, user)| user.map(|u| u.0)).collect();
-    sqlx::query(
-        "INSERT INTO notebook_clients (notebook_id, client_id, user_id)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[])
-         ON CONFLICT (notebook_id, client_id) DO NOTHING",
-    )
-    .bind(&notebooks)
-    .bind(&clients)
-    .bind(&users)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| constraint_error(e, || "client binding".to_owned(), || "user of an update".to_owned()))?;
-    Ok(())
+    constraint_error(err, || "update with this sequence number".to_owned(), || "user of an update".to_owned())
 }
 
 pub(super) async fn client_bindings_of(
@@ -86,59 +116,6 @@ pub(super) async fn client_bindings_of(
     // Ordered as `u64`, not as the stored signed values.
     bindings.sort_by_key(|b| b.client_id);
     Ok(bindings)
-}
-
-/// Takes `count` numbers from the notebook's counter; `None` if there is no such notebook.
-async fn reserve_seqs(
-    tx: &mut Transaction<'static, Postgres>,
-    notebook: NotebookId,
-    count: i64,
-) -> Result<Option<Seq>, sqlx::Error> {
-    sqlx::query_scalar("UPDATE notebooks SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq")
-        .bind(notebook.0)
-        .bind(count)
-        .fetch_optional(&mut **tx)
-        .await
-}
-
-/// One statement for the whole batch: the columns travel as arrays and `UNNEST` turns
-/// them back into rows. Client ids travel as array literals (`{1,2}`) because PostgreSQL
-/// arrays cannot hold arrays of different lengths.
-async fn insert_rows(
-    tx: &mut Transaction<'static, Postgres>,
-    updates: &[NewUpdate],
-    seqs: &[Seq],
-) -> StoreResult<()> {
-    let notebooks: Vec<i64> = updates.iter().map(|u| u.notebook_id.0).collect();
-    let users: Vec<Option<i64>> = updates.iter().map(|u| u.user_id.map(|id| id.0)).collect();
-    let actors: Vec<Option<i64>> = updates.iter().map(|u| u.actor_id.map(|id| id.0)).collect();
-    let client_ids: Vec<String> = updates.iter().map(|u| client_ids_literal(&u.client_ids)).collect();
-    let times: Vec<Timestamp> = updates.iter().map(|u| u.at).collect();
-    let data: Vec<&[u8]> = updates.iter().map(|u| u.data.as_slice()).collect();
-    sqlx::query(
-        "INSERT INTO notebook_updates (notebook_id, seq, user_id, client_ids, at, data, actor_id)
-         SELECT notebook_id, seq, user_id, client_ids::bigint[], at, data, actor_id
-         FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::bytea[],
-                     $7::bigint[])
-           AS u(notebook_id, seq, user_id, client_ids, at, data, actor_id)",
-    )
-    .bind(&notebooks)
-    .bind(seqs)
-    .bind(&users)
-    .bind(&client_ids)
-    .bind(&times)
-    .bind(&data)
-    .bind(&actors)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| {
-        constraint_error(
-            e,
-            || "update with this sequence number".to_owned(),
-            || "user of an update".to_owned(),
-        )
-    })?;
-    Ok(())
 }
 
 /// Reads the newest checkpoint and only the log after it, so loading time does not grow
