@@ -84,6 +84,20 @@ async fn write_batch(store: &DynStore, batch: Vec<Request>) {
                 let _ = reply.send(Ok(seqs.by_ref().take(count).collect()));
             }
         }
+        // One room's notebook was deleted under it: the append wrote nothing, and the other
+        // rooms' updates must not fail with it. Each request is written again on its own.
+        Err(StoreError::NotFound(_)) if waiting.len() > 1 => {
+            let mut rest = all.into_iter();
+            for (count, reply) in waiting {
+                let updates: Vec<NewUpdate> = rest.by_ref().take(count).collect();
+                let _ = reply.send(store.append_updates(&updates).await);
+            }
+        }
+        Err(StoreError::NotFound(what)) => {
+            for (_, reply) in waiting {
+                let _ = reply.send(Err(StoreError::NotFound(what.clone())));
+            }
+        }
         Err(err) => {
             tracing::warn!(error = %err, updates = all.len(), "group commit failed");
             let message = err.to_string();
@@ -91,5 +105,73 @@ async fn write_batch(store: &DynStore, batch: Vec<Request>) {
                 let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewNotebook, NewProject, NewUser, NotebookId, NotebookMode, Visibility};
+
+    fn update(notebook: NotebookId) -> NewUpdate {
+        NewUpdate {
+            notebook_id: notebook,
+            user_id: None,
+            client_ids: Vec::new(),
+            actor_id: None,
+            at: chrono::Utc::now(),
+            data: vec![0, 0],
+        }
+    }
+
+    /// A notebook deleted while its room commits must not fail the other rooms' updates that
+    /// share its group commit.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_missing_notebook_fails_only_its_own_request() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::store::open(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let user = store
+            .create_user(&NewUser {
+                name: "a".into(),
+                display_name: "A".into(),
+                color: "#000000".into(),
+                is_admin: false,
+                password_hash: None,
+            })
+            .await
+            .expect("user");
+        let project = store
+            .create_project(&NewProject {
+                owner_id: user.id,
+                name: "p".into(),
+                description: String::new(),
+                visibility: Visibility::Private,
+            })
+            .await
+            .expect("project");
+        let kept = store
+            .create_notebook(&NewNotebook {
+                project_id: project.id,
+                name: "kept.ipynb".into(),
+                mode: NotebookMode::Thread,
+                kernelspec: "python3".into(),
+                created_by: user.id,
+            })
+            .await
+            .expect("notebook")
+            .id;
+        let gone = NotebookId(kept.0 + 100);
+        let committer = Committer::spawn(store.clone());
+        // On one thread both requests are queued before the committer runs: one batch.
+        let (a, b, c) = tokio::join!(
+            committer.commit(vec![update(kept)]),
+            committer.commit(vec![update(gone)]),
+            committer.commit(vec![update(kept), update(kept)]),
+        );
+        assert_eq!(a.expect("kept notebook's update is written"), vec![1]);
+        assert!(matches!(b, Err(CommitError::Store(StoreError::NotFound(_)))), "got {b:?}");
+        assert_eq!(c.expect("and so are the next ones"), vec![2, 3]);
+        assert_eq!(store.last_seq(kept).await.expect("last seq"), 3);
     }
 }

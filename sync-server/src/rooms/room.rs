@@ -23,11 +23,13 @@ use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, Transact};
 
 use self::checks::{load_rules, record_trusted, unbound_client_id};
-use super::committer::Committer;
+use super::committer::{CommitError, Committer};
 use super::peer::{Outbox, Peer, close};
 use crate::access::Access;
 use crate::metrics::METRICS;
-use crate::store::{DynStore, NewUpdate, NotebookBlock, NotebookId, NotebookMode, Seq, StoreResult, User};
+use crate::store::{
+    DynStore, NewUpdate, NotebookBlock, NotebookId, NotebookMode, Seq, StoreError, StoreResult, User,
+};
 
 mod checks;
 
@@ -205,6 +207,8 @@ pub(super) struct Room {
     /// edits themselves instead of queueing edits that cannot be kept.
     accepting: Arc<AtomicBool>,
     shutdown: CancellationToken,
+    /// The notebook's row is gone (found on commit): the room closes everyone and stops.
+    deleted: bool,
 }
 
 /// A notebook as loaded from storage.
@@ -289,6 +293,7 @@ impl Room {
             config,
             accepting,
             shutdown,
+            deleted: false,
         };
         // A long tail means the last checkpoint is far behind: write one now, so the next
         // load is fast again.
@@ -380,15 +385,21 @@ impl Room {
                 RoomMsg::Reauthorize(decide) => self.reauthorize(&decide),
                 RoomMsg::Edit { what, actor, edit } => self.server_edit(what, actor, edit.0),
                 RoomMsg::EditAs { user, edit } => self.edit_as(&user, edit.0),
-                RoomMsg::Deleted => {
-                    for conn in self.conns.values() {
-                        conn.outbox.closer.close(close::NOTEBOOK_DELETED, "notebook deleted");
-                    }
-                    return false;
-                }
+                RoomMsg::Deleted => self.deleted = true,
+            }
+            if self.deleted {
+                break;
             }
         }
-        self.flush().await;
+        if !self.deleted {
+            self.flush().await;
+        }
+        if self.deleted {
+            for conn in self.conns.values() {
+                conn.outbox.closer.close(close::NOTEBOOK_DELETED, "notebook deleted");
+            }
+            return false;
+        }
         true
     }
 
@@ -458,6 +469,14 @@ impl Room {
         let seqs = loop {
             match self.committer.commit(records.clone()).await {
                 Ok(seqs) => break seqs,
+                Err(CommitError::Store(StoreError::NotFound(_))) => {
+                    // The notebook was deleted while these updates waited: nobody has seen
+                    // them, and there is nowhere to keep them.
+                    tracing::info!(notebook = %self.id, updates = records.len(), "notebook deleted; pending updates dropped");
+                    self.pending.clear();
+                    self.deleted = true;
+                    return;
+                }
                 Err(e) => {
                     if !degraded {
                         degraded = true;
