@@ -134,6 +134,7 @@ pub struct Status {
 
 enum Command {
     EnsureCell { cell_id: String },
+    OwnCell { cell_id: String },
     Pace(Pace),
     StopPace,
     Type { count: u64, cell_every: u64, id_prefix: String, done: oneshot::Sender<Instant> },
@@ -213,6 +214,7 @@ impl Client {
             timed: options.timed,
             expect: options.expect,
             source: None,
+            own_cell: None,
             next_seq: 0,
             pace: None,
             typing: None,
@@ -267,6 +269,12 @@ impl Client {
         self.command(Command::EnsureCell { cell_id }).await
     }
 
+    /// Creates a cell of this client's own (unless the document has it) and makes it the
+    /// one its timed edits go into, as a user in a thread edits only their own cells.
+    pub async fn own_cell(&self, cell_id: String) -> anyhow::Result<()> {
+        self.command(Command::OwnCell { cell_id }).await
+    }
+
     /// Starts timed edits (the client needs [`Options::timed`] and a cell).
     pub async fn pace(&self, pace: Pace) -> anyhow::Result<()> {
         self.command(Command::Pace(pace)).await
@@ -306,7 +314,7 @@ impl Client {
         rx.await.map_err(|_| anyhow!("client stopped: {}", self.ended_reason()))
     }
 
-    /// The text of the cell timed edits go into.
+    /// Every cell's source, in order (with one cell: the text timed edits go into).
     pub async fn source_text(&self) -> anyhow::Result<Option<String>> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::SourceText(tx)).await?;
@@ -330,6 +338,8 @@ struct Worker {
     expect: Option<StateVector>,
     /// The cell source timed edits go into, once the document has one.
     source: Option<TextRef>,
+    /// The id of this client's own cell, if it edits one (else the first cell).
+    own_cell: Option<String>,
     next_seq: u32,
     /// The current pace and how many of its edits were made.
     pace: Option<(Pace, u64)>,
@@ -421,8 +431,12 @@ impl Worker {
 
     fn refresh_source(&mut self) {
         if self.source.is_none() {
-            self.source =
-                notebook::first_source(&yrs::Transact::transact(self.replica.doc()), self.replica.cells());
+            let txn = yrs::Transact::transact(self.replica.doc());
+            self.source = match &self.own_cell {
+                Some(id) => notebook::source_by_id(&txn, self.replica.cells(), id),
+                None => notebook::first_source(&txn, self.replica.cells()),
+            };
+            drop(txn);
             if self.source.is_some() {
                 self.status.send_modify(|s| s.has_source = true);
             }
@@ -438,6 +452,16 @@ impl Worker {
                 {
                     self.send(Replica::update_message(update)).await?;
                 }
+                self.refresh_source();
+            }
+            Command::OwnCell { cell_id } => {
+                if let Some(update) =
+                    notebook::ensure_cell_with_id(self.replica.doc(), self.replica.cells(), &cell_id)
+                {
+                    self.send(Replica::update_message(update)).await?;
+                }
+                self.own_cell = Some(cell_id);
+                self.source = None;
                 self.refresh_source();
             }
             Command::Pace(pace) => {

@@ -7,8 +7,8 @@
 //! edit must reach the server as its own update, as typed keystrokes do.
 
 use yrs::{
-    Any, Array, ArrayPrelim, ArrayRef, Doc, In, Map, MapPrelim, MapRef, Out, ReadTxn, Text, TextPrelim,
-    TextRef, Transact,
+    Any, Array, ArrayPrelim, ArrayRef, Doc, GetString, In, Map, MapPrelim, MapRef, Out, ReadTxn, Text,
+    TextPrelim, TextRef, Transact,
 };
 
 /// Origin given to this client's own transactions, so that observers can tell them from
@@ -35,6 +35,36 @@ fn source_of<T: ReadTxn>(txn: &T, cell: &Out) -> Option<TextRef> {
         },
         _ => None,
     }
+}
+
+/// The `source` text of the cell whose id is `id`.
+pub fn source_by_id<T: ReadTxn>(txn: &T, cells: &ArrayRef, id: &str) -> Option<TextRef> {
+    cells.iter(txn).find_map(|cell| match &cell {
+        Out::YMap(map) if matches!(map.get(txn, "id"), Some(Out::Any(Any::String(s))) if &*s == id) => {
+            source_of(txn, &cell)
+        }
+        _ => None,
+    })
+}
+
+/// Every cell's source in document order, one per line: what all replicas must agree on.
+pub fn all_sources<T: ReadTxn>(txn: &T, cells: &ArrayRef) -> String {
+    let sources: Vec<String> =
+        cells.iter(txn).filter_map(|cell| source_of(txn, &cell)).map(|text| text.get_string(txn)).collect();
+    sources.join("\n")
+}
+
+/// Appends a code cell with id `cell_id` unless the document has one; returns the update,
+/// or `None` when it was there already.
+pub fn ensure_cell_with_id(doc: &Doc, cells: &ArrayRef, cell_id: &str) -> Option<Vec<u8>> {
+    let meta = doc.get_or_insert_map("meta");
+    let mut txn = doc.transact_mut_with(LOCAL_ORIGIN);
+    if source_by_id(&txn, cells, cell_id).is_some() {
+        return None;
+    }
+    ensure_meta(&mut txn, &meta);
+    cells.push_back(&mut txn, code_cell(cell_id, ""));
+    Some(txn.encode_update_v1())
 }
 
 /// Makes sure the document has a code cell with a `source` text (and the `meta` map that

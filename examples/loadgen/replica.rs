@@ -9,7 +9,7 @@ use yrs::encoding::read::Cursor;
 use yrs::sync::{Awareness, DefaultProtocol, Message, MessageReader, Protocol, SyncMessage};
 use yrs::updates::decoder::DecoderV1;
 use yrs::updates::encoder::Encode;
-use yrs::{ArrayRef, Doc, GetString as _, ReadTxn as _, StateVector, Transact};
+use yrs::{ArrayRef, Doc, ReadTxn as _, StateVector, Transact};
 
 use crate::tracker::{SharedLog, lock, micros_since};
 
@@ -136,10 +136,11 @@ impl Replica {
             .map_err(|e| anyhow!("cannot observe the document: {e}"))
     }
 
-    /// The text of the cell timed edits go into, if there is one.
+    /// Every cell's source, in order, once there is a cell (see [`crate::notebook::all_sources`]).
     pub fn source_text(&self) -> Option<String> {
         let txn = self.doc().transact();
-        crate::notebook::first_source(&txn, &self.cells).map(|text| text.get_string(&txn))
+        crate::notebook::first_source(&txn, &self.cells)?;
+        Some(crate::notebook::all_sources(&txn, &self.cells))
     }
 }
 

@@ -36,5 +36,6 @@ pub mod names;
 pub mod notebooks;
 pub mod rooms;
 pub mod serve;
+pub mod state_writes;
 pub mod store;
 pub mod ws;

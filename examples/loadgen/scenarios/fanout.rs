@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 use serde_json::{Value, json};
 
-use super::swarm::{SETTLE, Swarm};
+use super::swarm::{Cells, SETTLE, Swarm};
 use super::{Context, parse_duration};
 use crate::procstat;
 use crate::stats::Summary;
@@ -22,6 +22,9 @@ pub struct FanoutArgs {
     /// How long edits are made.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     duration: Duration,
+    /// Where the edits go: one cell everyone shares, or a cell per client.
+    #[arg(long, value_enum, default_value_t = Cells::Shared)]
+    cells: Cells,
     /// Room name (with --talkbook-api: the notebook's name).
     #[arg(long, default_value = "loadgen-fanout")]
     room: String,
@@ -33,7 +36,7 @@ pub struct FanoutArgs {
 
 pub async fn run(ctx: &Context, args: &FanoutArgs) -> anyhow::Result<Value> {
     let room = ctx.rooms(vec![args.room.clone()]).await?.remove(0);
-    let mut swarm = Swarm::join(ctx, &room, args.clients, &ctx.run).await?;
+    let mut swarm = Swarm::join(ctx, &room, args.clients, &ctx.run, args.cells).await?;
 
     // Shorten the run rather than overrun --max-seconds; the output says so.
     let budget = ctx.remaining().saturating_sub(args.drain + Duration::from_secs(1));
@@ -48,6 +51,7 @@ pub async fn run(ctx: &Context, args: &FanoutArgs) -> anyhow::Result<Value> {
     let mut out = ctx.header("fanout");
     out.insert("room".into(), json!(room));
     out.insert("clients".into(), json!(args.clients));
+    out.insert("cells".into(), json!(args.cells.name()));
     out.insert("shortened_to_fit".into(), json!(duration < args.duration));
     out.extend(step.to_json());
     let mut connect_ms = swarm.connect_ms.clone();

@@ -28,6 +28,25 @@ pub const SETTLE: Duration = Duration::from_secs(10);
 /// How often [`Swarm::verify`] compares the replicas while waiting for them to settle.
 const SETTLE_POLL: Duration = Duration::from_millis(250);
 
+/// Where the swarm's timed edits go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cells {
+    /// Everyone prepends to one shared cell (pair mode; the most concurrent inserts at one
+    /// place, which is what costs a CRDT most).
+    Shared,
+    /// Each client prepends to a cell of its own (thread mode: a user edits their own cells).
+    Own,
+}
+
+impl Cells {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cells::Shared => "shared",
+            Cells::Own => "own",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Swarm {
     clients: Vec<Client>,
@@ -76,8 +95,15 @@ impl StepFigures {
 
 impl Swarm {
     /// Connects `count` clients to `room`, has the first create the notebook's code cell if
-    /// the room has none, and returns once every client has it.
-    pub async fn join(ctx: &Context, room: &str, count: usize, run: &RunTag) -> anyhow::Result<Swarm> {
+    /// the room has none (with [`Cells::Own`]: each client its own cell), and returns once
+    /// every client has the cell it edits.
+    pub async fn join(
+        ctx: &Context,
+        room: &str,
+        count: usize,
+        run: &RunTag,
+        cells: Cells,
+    ) -> anyhow::Result<Swarm> {
         if count < 2 {
             bail!("need at least 2 clients: latency is measured at the others");
         }
@@ -103,7 +129,14 @@ impl Swarm {
             connect_ms.push(connected.connect_sync_ms());
             clients.push(connected.client);
         }
-        clients[0].ensure_cell(format!("loadgen-{run}")).await?;
+        match cells {
+            Cells::Shared => clients[0].ensure_cell(format!("loadgen-{run}")).await?,
+            Cells::Own => {
+                for (i, client) in clients.iter().enumerate() {
+                    client.own_cell(format!("loadgen-{run}-{i}")).await?;
+                }
+            }
+        }
         for (i, client) in clients.iter().enumerate() {
             client
                 .wait_for(|s| s.has_source, CELL_TIMEOUT)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::swarm::{SETTLE, StepFigures, Swarm};
+use super::swarm::{Cells, SETTLE, StepFigures, Swarm};
 use super::{Context, parse_duration};
 use crate::procstat::{self, Proc};
 use crate::stats::round3;
@@ -40,6 +40,9 @@ pub struct ThroughputArgs {
     /// Wait after each step for its edits to arrive everywhere; later ones are lost.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     drain: Duration,
+    /// Where the edits go: one cell everyone shares, or a cell per client.
+    #[arg(long, value_enum, default_value_t = Cells::Shared)]
+    cells: Cells,
     /// Room name (with --talkbook-api: the notebook's name).
     #[arg(long, default_value = "loadgen-throughput")]
     room: String,
@@ -63,7 +66,7 @@ fn verdict(step: &StepFigures, p99_limit_ms: f64) -> Option<String> {
 
 pub async fn run(ctx: &Context, args: &ThroughputArgs) -> anyhow::Result<Value> {
     let room = ctx.rooms(vec![args.room.clone()]).await?.remove(0);
-    let mut swarm = Swarm::join(ctx, &room, args.clients, &ctx.run).await?;
+    let mut swarm = Swarm::join(ctx, &room, args.clients, &ctx.run, args.cells).await?;
     let watches = procstat::watch_both(ctx.server_pid)?;
     let server = ctx.server_pid.map(Proc::pid);
     let own = Proc::current();
@@ -111,6 +114,7 @@ pub async fn run(ctx: &Context, args: &ThroughputArgs) -> anyhow::Result<Value> 
     let mut out = ctx.header("throughput");
     out.insert("room".into(), json!(room));
     out.insert("clients".into(), json!(args.clients));
+    out.insert("cells".into(), json!(args.cells.name()));
     out.insert("p99_limit_ms".into(), json!(args.p99_limit_ms));
     out.insert("max_sustained_rate".into(), json!(best));
     out.insert("stop_reason".into(), json!(stop_reason));

@@ -5,7 +5,8 @@
 //! [`Replayer`] holding the document as of the progress, and writes in one transaction:
 //! the events they make (a user's consecutive changes to the same part of a cell within
 //! the grouping gap extend one event), the clock ranges each update inserted and deleted,
-//! a snapshot at every multiple of [`SNAPSHOT_EVERY`], and the new progress. The write is
+//! a snapshot at every multiple of [`SNAPSHOT_EVERY`] (a large notebook skips some, see
+//! [`crate::state_writes`]), and the new progress. The write is
 //! conditional on the progress it started from, so two indexers (two server nodes, or a
 //! server and a CLI command) never write the same step twice.
 
@@ -24,7 +25,8 @@ use crate::store::{ClockSpan, HistoryBatch, HistoryEventRow, LoggedUpdate, Noteb
 /// Updates indexed per step (one read, one transaction).
 pub const STEP: i64 = 2000;
 
-/// Updates between two kept snapshots: time travel replays at most this many.
+/// Updates between two kept snapshots: time travel replays at most this many (for a large
+/// notebook, at most a quarter of its size in updates).
 pub const SNAPSHOT_EVERY: i64 = 2000;
 
 /// An open group: who, which cell (`None`: notebook-wide), what kind.
@@ -90,7 +92,7 @@ impl History {
     /// The indexer's state as of `progress`: the document (from the nearest snapshot or
     /// checkpoint plus the log after it) and the groups that may still grow.
     async fn resume(&self, notebook: NotebookId, progress: Seq) -> Result<IndexState, HistoryError> {
-        let replayer = self.replayer_at(notebook, progress).await?;
+        let (replayer, sizes) = self.replayer_at(notebook, progress).await?;
         let mut open = HashMap::new();
         if progress > 0 {
             let last = self.store.update_meta(notebook, &[progress]).await?;
@@ -110,12 +112,21 @@ impl History {
                 }
             }
         }
-        Ok(IndexState { replayer, open })
+        Ok(IndexState { replayer, open, sizes })
     }
 
-    /// A replayer holding the document as of `upto`.
-    async fn replayer_at(&self, notebook: NotebookId, upto: Seq) -> Result<Replayer, HistoryError> {
+    /// A replayer holding the document as of `upto`, and the sizes of the stored state it
+    /// started from and of the updates after it.
+    async fn replayer_at(
+        &self,
+        notebook: NotebookId,
+        upto: Seq,
+    ) -> Result<(Replayer, StateSizes), HistoryError> {
         let (base, tail) = self.stored_upto(notebook, upto).await?;
+        let sizes = StateSizes {
+            state: base.as_ref().map_or(0, |b| b.state.len()),
+            since: tail.iter().map(|u| u.data.len()).sum(),
+        };
         let replayer = tokio::task::spawn_blocking(move || -> Result<Replayer, HistoryError> {
             let mut replayer = match base {
                 Some(base) => Replayer::from_state(&base.state).map_err(|e| HistoryError::Corrupt(e.to_string()))?,
@@ -129,8 +140,16 @@ impl History {
             Ok(replayer)
         })
         .await??;
-        Ok(replayer)
+        Ok((replayer, sizes))
     }
+}
+
+/// The size of the newest stored state the indexer knows of, and the bytes of the updates
+/// replayed since: whether the next snapshot is worth writing ([`crate::state_writes`]).
+#[derive(Debug, Clone, Copy)]
+struct StateSizes {
+    state: usize,
+    since: usize,
 }
 
 /// An indexer's state kept between runs, with the progress it stands at.
@@ -146,6 +165,7 @@ struct IndexState {
     replayer: Replayer,
     /// Groups the next updates may extend, by who, cell and kind.
     open: HashMap<GroupKey, HistoryEventRow>,
+    sizes: StateSizes,
 }
 
 impl IndexState {
@@ -184,9 +204,16 @@ impl IndexState {
                 touched.insert((row.first_seq, row.part), row);
             }
             // At fixed sequence numbers, so however the log is cut into steps (and by
-            // whichever indexer), one snapshot in every SNAPSHOT_EVERY updates is kept.
-            if update.seq % SNAPSHOT_EVERY == 0 {
-                batch.snapshot = Some((update.seq, self.replayer.doc().encode_state()));
+            // whichever indexer), one snapshot in every SNAPSHOT_EVERY updates is kept; for
+            // a large notebook only once the updates since the last one are a fair share of
+            // its size, or encoding snapshots would cost more than everything else.
+            self.sizes.since += update.data.len();
+            if update.seq % SNAPSHOT_EVERY == 0
+                && crate::state_writes::worth_rewriting(self.sizes.since, self.sizes.state)
+            {
+                let state = self.replayer.doc().encode_state();
+                self.sizes = StateSizes { state: state.len(), since: 0 };
+                batch.snapshot = Some((update.seq, state));
             }
         }
         // Groups that can no longer grow need not be carried.

@@ -129,7 +129,8 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_missing_notebook_fails_only_its_own_request() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = crate::store::open(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("open");
+        let store =
+            crate::store::open(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("open");
         store.migrate().await.expect("migrate");
         let user = store
             .create_user(&NewUser {

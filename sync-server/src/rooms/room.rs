@@ -200,6 +200,9 @@ pub(super) struct Room {
     pending: Vec<Pending>,
     last_seq: Seq,
     since_checkpoint: u64,
+    /// Bytes of the updates since the last checkpoint, and the size of that checkpoint.
+    tail_bytes: usize,
+    checkpoint_bytes: usize,
     store: DynStore,
     committer: Committer,
     config: RoomConfig,
@@ -288,6 +291,8 @@ impl Room {
             pending: Vec::new(),
             last_seq,
             since_checkpoint: 0,
+            tail_bytes: 0,
+            checkpoint_bytes: 0,
             store,
             committer,
             config,
@@ -500,6 +505,7 @@ impl Room {
         let gap = seqs.first().is_some_and(|first| *first > self.last_seq + 1);
         let first_seq = seqs.first().copied().unwrap_or(self.last_seq + 1);
         self.since_checkpoint += self.pending.len() as u64;
+        self.tail_bytes += self.pending.iter().map(|p| p.record.data.len()).sum::<usize>();
         self.broadcast_pending();
         // A gap means someone else appended to this notebook's log (its creation racing
         // with its first connection, or another server node): take those updates in too,
@@ -517,7 +523,7 @@ impl Room {
             let sv = self.doc.doc().transact().state_vector();
             self.broadcast(&encode(&Message::Sync(SyncMessage::SyncStep1(sv))), None);
         }
-        if self.since_checkpoint >= self.config.checkpoint_every {
+        if self.checkpoint_due() {
             self.checkpoint().await;
         }
     }
@@ -533,6 +539,7 @@ impl Room {
                         tracing::error!(notebook = %self.id, seq = update.seq, error = %e, "logged update does not apply");
                         continue;
                     }
+                    self.tail_bytes += update.data.len();
                     self.broadcast(&encode(&Message::Sync(SyncMessage::Update(update.data))), None);
                     self.last_seq = self.last_seq.max(update.seq);
                     self.since_checkpoint += 1;
@@ -573,6 +580,14 @@ impl Room {
         }
     }
 
+    /// Whether busy editing calls for a checkpoint now: after `checkpoint_every` updates,
+    /// and for a large document only once those updates are a fair share of its size
+    /// ([`crate::state_writes`]). Quiet rooms and rooms being evicted checkpoint regardless.
+    fn checkpoint_due(&self) -> bool {
+        self.since_checkpoint >= self.config.checkpoint_every
+            && crate::state_writes::worth_rewriting(self.tail_bytes, self.checkpoint_bytes)
+    }
+
     /// Writes the full state as of the last committed update, if anything changed since the
     /// previous checkpoint. A failure is logged; the log still has everything.
     async fn checkpoint(&mut self) {
@@ -583,6 +598,8 @@ impl Room {
         match self.store.write_checkpoint(self.id, self.last_seq, &state).await {
             Ok(()) => {
                 self.since_checkpoint = 0;
+                self.tail_bytes = 0;
+                self.checkpoint_bytes = state.len();
                 if let Some(hook) = &self.config.after_checkpoint {
                     (hook.0)(self.id);
                 }

@@ -484,8 +484,11 @@ fn typed_log(nb: NotebookId, alice: UserId, bob: UserId) -> Vec<NewUpdate> {
     updates
 }
 
+/// An event's first and last seq, part, author, kind, cell, updates and added characters.
+type EventFacts = (Seq, i32, Seq, Option<UserId>, String, Option<String>, i64, i64);
+
 /// What an event says, without the notebook it belongs to.
-fn facts(events: Vec<HistoryEventRow>) -> Vec<(Seq, i32, Seq, Option<UserId>, String, Option<String>, i64, i64)> {
+fn facts(events: Vec<HistoryEventRow>) -> Vec<EventFacts> {
     events
         .into_iter()
         .map(|e| (e.first_seq, e.part, e.last_seq, e.user_id, e.kind, e.cell_id, e.updates, e.added))
@@ -507,8 +510,10 @@ pub async fn indexing_in_several_runs_matches_indexing_at_once(store: DynStore) 
         store.append_updates(chunk).await.expect("append");
         history.catch_up(piecewise).await.expect("index a chunk");
     }
-    let whole: Vec<NewUpdate> =
-        typed_log(at_once, alice.id, bob.id).into_iter().map(|u| NewUpdate { notebook_id: at_once, ..u }).collect();
+    let whole: Vec<NewUpdate> = typed_log(at_once, alice.id, bob.id)
+        .into_iter()
+        .map(|u| NewUpdate { notebook_id: at_once, ..u })
+        .collect();
     store.append_updates(&whole).await.expect("append");
     assert_eq!(history.catch_up(at_once).await.expect("index all"), whole.len() as Seq);
 

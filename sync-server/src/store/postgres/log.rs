@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::postgres::{PgPool, PgRow};
 use sqlx::Row;
+use sqlx::postgres::{PgPool, PgRow};
 
 use crate::store::sql_common::{
     CHECKPOINTS_KEPT, assign_seqs, client_bindings, client_id_from_sql, client_id_to_sql, constraint_error,
@@ -30,7 +30,8 @@ pub(super) async fn append_updates(pool: &PgPool, updates: &[NewUpdate]) -> Stor
     let counts = seq_counts(updates);
     // Each update's place among its notebook's updates, from 1: as if each counter stood at 0.
     let ordinals = assign_seqs(updates, &counts, &counts);
-    let (count_notebooks, count_values): (Vec<i64>, Vec<i64>) = counts.iter().map(|(nb, n)| (nb.0, *n)).unzip();
+    let (count_notebooks, count_values): (Vec<i64>, Vec<i64>) =
+        counts.iter().map(|(nb, n)| (nb.0, *n)).unzip();
     let notebooks: Vec<i64> = updates.iter().map(|u| u.notebook_id.0).collect();
     let users: Vec<Option<i64>> = updates.iter().map(|u| u.user_id.map(|id| id.0)).collect();
     let actors: Vec<Option<i64>> = updates.iter().map(|u| u.actor_id.map(|id| id.0)).collect();
@@ -79,7 +80,8 @@ pub(super) async fn append_updates(pool: &PgPool, updates: &[NewUpdate]) -> Stor
     .fetch_all(pool)
     .await
     .map_err(append_error)?;
-    let last: BTreeMap<NotebookId, Seq> = reserved.into_iter().map(|(nb, seq)| (NotebookId(nb), seq)).collect();
+    let last: BTreeMap<NotebookId, Seq> =
+        reserved.into_iter().map(|(nb, seq)| (NotebookId(nb), seq)).collect();
     Ok(assign_seqs(updates, &counts, &last))
 }
 
