@@ -305,6 +305,62 @@ fn a_database_outage_pauses_edits_and_recovers_by_itself() {
     assert_eq!(stored.cells[0].source, b.dump()["notebook"]["cells"][0]["source"].as_str().expect("source"));
 }
 
+/// Clients type without pause while the database goes away and comes back. Every edit
+/// (those the room was writing when it went, those refused while it was gone, those after)
+/// ends up stored exactly once, and everyone ends with the same notebook as the database.
+#[test]
+fn edits_streaming_through_an_outage_all_arrive_once() {
+    const EDITS: usize = 300;
+    let fx = Fixture::new(Backend::Postgres);
+    let names = ["a", "b"];
+    let mut clients: Vec<YClient> =
+        names.iter().zip([&fx.alice, &fx.bob]).map(|(name, user)| fx.client(Kind::Js, name, user)).collect();
+    for (client, name) in clients.iter_mut().zip(names) {
+        client.ok(
+            json!({"cmd": "add_cell", "cell_type": "code", "source": "", "cell_id": format!("cell-{name}")}),
+        );
+    }
+    let mut watcher = fx.client(Kind::Js, "watcher", &fx.bob);
+    watcher.ok(json!({"cmd": "wait_cells", "count": 2}));
+    let typists: Vec<_> = clients
+        .into_iter()
+        .zip(names)
+        .map(|(mut client, name)| {
+            std::thread::spawn(move || {
+                for i in 0..EDITS {
+                    client.ok(json!({"cmd": "insert_text", "cell_id": format!("cell-{name}"), "index": 0, "text": format!("{name}{i} ")}));
+                }
+                client
+            })
+        })
+        .collect();
+    // The outage starts while edits stream through the room.
+    watcher.ok(json!({"cmd": "wait_for", "cell_id": "cell-a", "contains": "a20 ", "timeout_ms": 60000}));
+    fx.rt.block_on(fx.db.set_reachable(false));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    fx.rt.block_on(fx.db.set_reachable(true));
+    let mut everyone: Vec<YClient> = typists.into_iter().map(|t| t.join().expect("typist")).collect();
+    everyone.push(watcher);
+
+    let last = EDITS - 1;
+    for client in &mut everyone {
+        for name in names {
+            let contains = format!("{name}{last} ");
+            client.ok(json!({"cmd": "wait_for", "cell_id": format!("cell-{name}"), "contains": contains, "timeout_ms": 60000}));
+        }
+    }
+    let stored = fx.stored();
+    for name in names {
+        let cell = stored.read().cells.into_iter().find(|c| c.id.as_str() == format!("cell-{name}"));
+        let source = cell.expect("cell stored").source;
+        let expected: Vec<String> = (0..EDITS).rev().map(|i| format!("{name}{i}")).collect();
+        assert_eq!(source.split_whitespace().collect::<Vec<_>>(), expected, "cell-{name} as stored");
+    }
+    for mut client in everyone {
+        assert_eq!(cells(&client.dump()), stored_cells(&stored), "{} differs from the database", client.name);
+    }
+}
+
 fn wait_for_event(client: &mut YClient, kind: &str) -> Value {
     for _ in 0..1200 {
         if let Some(e) = client.events().into_iter().find(|e| e["type"] == kind) {

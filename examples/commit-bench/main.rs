@@ -1,7 +1,7 @@
-//! Group-commit latency of a store alone: N appends of one small update, one after the
-//! other, as an idle server commits them. Prints one JSON line.
+//! Group-commit latency of a store alone: N appends of BATCH small updates each (default
+//! 1: as an idle server commits), one after the other. Prints one JSON line.
 //!
-//!   cargo run --release -p sync-server --example commit-bench -- DATABASE_URL [N]
+//!   cargo run --release -p sync-server --example commit-bench -- DATABASE_URL [N] [BATCH]
 
 use std::time::Instant;
 
@@ -10,8 +10,9 @@ use sync_server::store::{NewNotebook, NewProject, NewUpdate, NewUser, NotebookMo
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().ok_or_else(|| anyhow::anyhow!("usage: commit-bench DATABASE_URL [N]"))?;
+    let url = args.next().ok_or_else(|| anyhow::anyhow!("usage: commit-bench DATABASE_URL [N] [BATCH]"))?;
     let n: usize = args.next().map_or(Ok(2000), |s| s.parse())?;
+    let batch: usize = args.next().map_or(Ok(1), |s| s.parse())?;
     let store = sync_server::store::open(&url).await?;
     store.migrate().await?;
     let suffix = std::process::id();
@@ -43,16 +44,18 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let mut micros = Vec::with_capacity(n);
     for i in 0..n {
-        let update = NewUpdate {
-            notebook_id: nb.id,
-            user_id: Some(user.id),
-            actor_id: None,
-            client_ids: vec![42],
-            at: chrono::Utc::now(),
-            data: vec![i as u8; 40],
-        };
+        let updates: Vec<NewUpdate> = (0..batch)
+            .map(|j| NewUpdate {
+                notebook_id: nb.id,
+                user_id: Some(user.id),
+                actor_id: None,
+                client_ids: vec![42],
+                at: chrono::Utc::now(),
+                data: vec![(i + j) as u8; 40],
+            })
+            .collect();
         let started = Instant::now();
-        store.append_updates(&[update]).await?;
+        store.append_updates(&updates).await?;
         micros.push(started.elapsed().as_micros() as u64);
     }
     micros.sort_unstable();
@@ -62,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     #[allow(clippy::print_stdout)]
     {
         println!(
-            "{{\"appends\":{n},\"mean_ms\":{mean:.3},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
+            "{{\"appends\":{n},\"batch\":{batch},\"mean_ms\":{mean:.3},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
             at(0.5),
             at(0.99),
             at(1.0)

@@ -18,6 +18,10 @@ pub struct Committer {
     tx: mpsc::Sender<Request>,
 }
 
+/// What a submitted request becomes: its sequence numbers once written, or why not. An
+/// error on receiving means the committer stopped before writing it.
+pub type Outcome = oneshot::Receiver<StoreResult<Vec<Seq>>>;
+
 #[derive(Debug)]
 struct Request {
     updates: Vec<NewUpdate>,
@@ -43,9 +47,16 @@ impl Committer {
 
     /// Writes `updates` durably and returns their sequence numbers, in order.
     pub async fn commit(&self, updates: Vec<NewUpdate>) -> Result<Vec<Seq>, CommitError> {
+        Ok(self.submit(updates).await?.await.map_err(|_| CommitError::Stopped)??)
+    }
+
+    /// Queues `updates` for the next transaction without waiting for it, so the caller can
+    /// go on working while they are written. Requests are written in the order submitted,
+    /// one transaction after another: a later request always gets later sequence numbers.
+    pub async fn submit(&self, updates: Vec<NewUpdate>) -> Result<Outcome, CommitError> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Request { updates, reply }).await.map_err(|_| CommitError::Stopped)?;
-        Ok(rx.await.map_err(|_| CommitError::Stopped)??)
+        Ok(rx)
     }
 }
 

@@ -5,6 +5,11 @@
 //! applied, then committed to the database (group commit), and only then broadcast: an
 //! edit anyone else sees is already durable. State is never read for a client (sync step 2,
 //! snapshots) while applied updates are still uncommitted, so nothing unsaved leaks out.
+//!
+//! Commits are pipelined: while one batch is being written the room goes on applying the
+//! next messages, and those become the next batch as soon as the first one has landed. So
+//! a busy room is limited by whichever is slower, its own work or the database, not by
+//! the two one after the other.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,7 +28,7 @@ use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, Transact};
 
 use self::checks::{load_rules, record_trusted, unbound_client_id};
-use super::committer::{CommitError, Committer};
+use super::committer::{CommitError, Committer, Outcome};
 use super::peer::{Outbox, Peer, close};
 use crate::access::Access;
 use crate::metrics::METRICS;
@@ -167,6 +172,12 @@ struct Pending {
     record: NewUpdate,
 }
 
+/// A batch handed to the committer whose outcome the room has not taken in yet.
+struct InFlight {
+    batch: Vec<Pending>,
+    outcome: Outcome,
+}
+
 struct Connection {
     peer: Peer,
     outbox: Outbox,
@@ -197,7 +208,10 @@ pub(super) struct Room {
     policy: NotebookPolicy,
     awareness: Awareness,
     conns: HashMap<u64, Connection>,
+    /// Applied updates not yet handed to the committer.
     pending: Vec<Pending>,
+    /// At most one batch being written; `pending` follows it when it lands.
+    in_flight: Option<InFlight>,
     last_seq: Seq,
     since_checkpoint: u64,
     /// Bytes of the updates since the last checkpoint, and the size of that checkpoint.
@@ -289,6 +303,7 @@ impl Room {
             awareness,
             conns: HashMap::new(),
             pending: Vec::new(),
+            in_flight: None,
             last_seq,
             since_checkpoint: 0,
             tail_bytes: 0,
@@ -322,7 +337,15 @@ impl Room {
         let mut evict_at = Some(Instant::now() + self.config.grace);
         let mut checkpoint_at: Option<Instant> = None;
         loop {
+            if self.deleted {
+                for conn in self.conns.values() {
+                    conn.outbox.closer.close(close::NOTEBOOK_DELETED, "notebook deleted");
+                }
+                return;
+            }
+            let before = self.last_seq;
             tokio::select! {
+                outcome = landing(&mut self.in_flight) => self.landed(outcome).await,
                 msg = inbox.recv() => {
                     let Some(first) = msg else { break };
                     let mut turn = vec![first];
@@ -332,25 +355,24 @@ impl Room {
                             Err(_) => break,
                         }
                     }
-                    let before = self.last_seq;
-                    if !self.handle_turn(turn).await {
-                        return;
-                    }
-                    if self.last_seq != before {
-                        checkpoint_at = Some(Instant::now() + self.config.checkpoint_idle);
-                    }
+                    self.handle_turn(turn).await;
                     evict_at = self.conns.is_empty().then(|| Instant::now() + self.config.grace);
                 }
                 _ = sleep_until(evict_at.unwrap_or_else(Instant::now)), if evict_at.is_some() => {
-                    self.checkpoint().await;
-                    tracing::debug!(notebook = %self.id, "room evicted");
-                    return;
+                    self.flush().await;
+                    if !self.deleted {
+                        self.checkpoint().await;
+                        tracing::debug!(notebook = %self.id, "room evicted");
+                        return;
+                    }
                 }
                 _ = sleep_until(checkpoint_at.unwrap_or_else(Instant::now)), if checkpoint_at.is_some() => {
                     checkpoint_at = None;
+                    self.flush().await;
                     self.checkpoint().await;
                 }
                 _ = self.shutdown.cancelled() => {
+                    self.flush().await;
                     self.checkpoint().await;
                     for conn in self.conns.values() {
                         conn.outbox.closer.close(close::GOING_AWAY, "server shutting down");
@@ -358,11 +380,15 @@ impl Room {
                     return;
                 }
             }
+            if self.last_seq != before {
+                checkpoint_at = Some(Instant::now() + self.config.checkpoint_idle);
+            }
         }
     }
 
-    /// Handles one turn of messages; returns false when the room must stop.
-    async fn handle_turn(&mut self, turn: Vec<RoomMsg>) -> bool {
+    /// Handles one turn of messages and hands what they changed to the committer. Sets
+    /// `deleted` when the room must stop.
+    async fn handle_turn(&mut self, turn: Vec<RoomMsg>) {
         for msg in turn {
             match msg {
                 RoomMsg::Join { peer, outbox, reply } => {
@@ -393,19 +419,10 @@ impl Room {
                 RoomMsg::Deleted => self.deleted = true,
             }
             if self.deleted {
-                break;
+                return;
             }
         }
-        if !self.deleted {
-            self.flush().await;
-        }
-        if self.deleted {
-            for conn in self.conns.values() {
-                conn.outbox.closer.close(close::NOTEBOOK_DELETED, "notebook deleted");
-            }
-            return false;
-        }
-        true
+        self.start_commit().await;
     }
 
     fn join(&mut self, peer: Peer, outbox: Outbox) {
@@ -462,9 +479,58 @@ impl Room {
         }
     }
 
-    /// Commits pending updates, retrying while the database is unavailable, then
-    /// broadcasts them. Nothing is sent to anyone until the commit succeeded.
+    /// Hands the pending updates to the committer without waiting for them, unless a batch
+    /// is already in flight: then they follow once it has landed ([`Room::landed`]).
+    async fn start_commit(&mut self) {
+        if self.in_flight.is_some() || self.pending.is_empty() {
+            return;
+        }
+        let records: Vec<NewUpdate> = self.pending.iter().map(|p| p.record.clone()).collect();
+        match self.committer.submit(records).await {
+            Ok(outcome) => {
+                self.in_flight = Some(InFlight { batch: std::mem::take(&mut self.pending), outcome })
+            }
+            // The committer stopped: flush says so and keeps retrying until shutdown.
+            Err(_) => self.flush().await,
+        }
+    }
+
+    /// Takes in the outcome of the batch in flight: broadcasts it and sends the next one,
+    /// or, if it failed, retries everything unsent the slow way ([`Room::flush`]).
+    async fn landed(&mut self, outcome: Result<StoreResult<Vec<Seq>>, oneshot::error::RecvError>) {
+        let Some(InFlight { batch, .. }) = self.in_flight.take() else { return };
+        match outcome {
+            Ok(Ok(seqs)) => {
+                self.committed(batch, &seqs).await;
+                if self.checkpoint_due() {
+                    self.flush().await;
+                    self.checkpoint().await;
+                } else {
+                    self.start_commit().await;
+                }
+            }
+            Ok(Err(StoreError::NotFound(_))) => self.notebook_gone(batch.len()),
+            Ok(Err(_)) | Err(_) => {
+                self.pending.splice(0..0, batch);
+                self.flush().await;
+            }
+        }
+    }
+
+    /// Commits everything applied so far, the batch in flight first, retrying while the
+    /// database is unavailable, and broadcasts it. Nothing is sent to anyone until its
+    /// commit succeeded. Afterwards the room's state is all durable.
     async fn flush(&mut self) {
+        if let Some(InFlight { batch, outcome }) = self.in_flight.take() {
+            match outcome.await {
+                Ok(Ok(seqs)) => self.committed(batch, &seqs).await,
+                Ok(Err(StoreError::NotFound(_))) => return self.notebook_gone(batch.len()),
+                // Nothing of it was written: it goes again, ahead of what came after it.
+                Ok(Err(_)) | Err(_) => {
+                    self.pending.splice(0..0, batch);
+                }
+            }
+        }
         if self.pending.is_empty() {
             return;
         }
@@ -474,14 +540,7 @@ impl Room {
         let seqs = loop {
             match self.committer.commit(records.clone()).await {
                 Ok(seqs) => break seqs,
-                Err(CommitError::Store(StoreError::NotFound(_))) => {
-                    // The notebook was deleted while these updates waited: nobody has seen
-                    // them, and there is nowhere to keep them.
-                    tracing::info!(notebook = %self.id, updates = records.len(), "notebook deleted; pending updates dropped");
-                    self.pending.clear();
-                    self.deleted = true;
-                    return;
-                }
+                Err(CommitError::Store(StoreError::NotFound(_))) => return self.notebook_gone(0),
                 Err(e) => {
                     if !degraded {
                         degraded = true;
@@ -502,20 +561,8 @@ impl Room {
                 }
             }
         };
-        let gap = seqs.first().is_some_and(|first| *first > self.last_seq + 1);
-        let first_seq = seqs.first().copied().unwrap_or(self.last_seq + 1);
-        self.since_checkpoint += self.pending.len() as u64;
-        self.tail_bytes += self.pending.iter().map(|p| p.record.data.len()).sum::<usize>();
-        self.broadcast_pending();
-        // A gap means someone else appended to this notebook's log (its creation racing
-        // with its first connection, or another server node): take those updates in too,
-        // or a later checkpoint would claim to cover them without holding them. Until that
-        // works, `last_seq` stays before the gap; a checkpoint then holds more than its
-        // sequence number says, which is safe because replaying an update is idempotent.
-        let caught_up = !gap || self.catch_up(first_seq - 1).await;
-        if let (true, Some(last)) = (caught_up, seqs.last()) {
-            self.last_seq = self.last_seq.max(*last);
-        }
+        let batch = std::mem::take(&mut self.pending);
+        self.committed(batch, &seqs).await;
         if degraded {
             tracing::info!(notebook = %self.id, "database back; edits resumed");
             self.accepting.store(true, Ordering::SeqCst);
@@ -525,6 +572,33 @@ impl Room {
         }
         if self.checkpoint_due() {
             self.checkpoint().await;
+        }
+    }
+
+    /// The notebook was deleted while these updates waited: nobody has seen them, and there
+    /// is nowhere to keep them. The room closes everyone and stops.
+    fn notebook_gone(&mut self, in_flight: usize) {
+        let dropped = in_flight + self.pending.len();
+        tracing::info!(notebook = %self.id, updates = dropped, "notebook deleted; pending updates dropped");
+        self.pending.clear();
+        self.deleted = true;
+    }
+
+    /// Broadcasts a batch that has been written, with sequence numbers `seqs`.
+    async fn committed(&mut self, batch: Vec<Pending>, seqs: &[Seq]) {
+        let gap = seqs.first().is_some_and(|first| *first > self.last_seq + 1);
+        let first_seq = seqs.first().copied().unwrap_or(self.last_seq + 1);
+        self.since_checkpoint += batch.len() as u64;
+        self.tail_bytes += batch.iter().map(|p| p.record.data.len()).sum::<usize>();
+        self.broadcast_batch(batch);
+        // A gap means someone else appended to this notebook's log (its creation racing
+        // with its first connection, or another server node): take those updates in too,
+        // or a later checkpoint would claim to cover them without holding them. Until that
+        // works, `last_seq` stays before the gap; a checkpoint then holds more than its
+        // sequence number says, which is safe because replaying an update is idempotent.
+        let caught_up = !gap || self.catch_up(first_seq - 1).await;
+        if let (true, Some(last)) = (caught_up, seqs.last()) {
+            self.last_seq = self.last_seq.max(*last);
         }
     }
 
@@ -553,12 +627,11 @@ impl Room {
         }
     }
 
-    /// Sends the committed updates of this turn. A lone update goes to everyone but its
-    /// sender; several are merged into one frame for everyone (echoing a client's own edit
-    /// is harmless in Yjs), so a busy room costs each connection one frame per turn.
-    fn broadcast_pending(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        match pending.as_slice() {
+    /// Sends a committed batch. A lone update goes to everyone but its sender; several are
+    /// merged into one frame for everyone (echoing a client's own edit is harmless in Yjs),
+    /// so a busy room costs each connection one frame per commit.
+    fn broadcast_batch(&mut self, batch: Vec<Pending>) {
+        match batch.as_slice() {
             [] => {}
             [one] => {
                 let frame = encode(&Message::Sync(SyncMessage::Update(one.record.data.clone())));
@@ -591,7 +664,7 @@ impl Room {
     /// Writes the full state as of the last committed update, if anything changed since the
     /// previous checkpoint. A failure is logged; the log still has everything.
     async fn checkpoint(&mut self) {
-        if self.since_checkpoint == 0 || !self.pending.is_empty() {
+        if self.since_checkpoint == 0 || !self.pending.is_empty() || self.in_flight.is_some() {
             return;
         }
         let state = self.doc.encode_state();
@@ -662,6 +735,16 @@ impl Room {
                 conn.outbox.send(frame.clone());
             }
         }
+    }
+}
+
+/// The outcome of the batch in flight; never ready when there is none.
+async fn landing(
+    in_flight: &mut Option<InFlight>,
+) -> Result<StoreResult<Vec<Seq>>, oneshot::error::RecvError> {
+    match in_flight {
+        Some(flight) => (&mut flight.outcome).await,
+        None => std::future::pending().await,
     }
 }
 
