@@ -178,6 +178,15 @@ struct InFlight {
     outcome: Outcome,
 }
 
+/// A checkpoint being written in the background, and what it covers.
+struct CheckpointWrite {
+    /// Updates and bytes of log it makes unnecessary to replay.
+    updates: u64,
+    tail_bytes: usize,
+    state_bytes: usize,
+    done: tokio::task::JoinHandle<StoreResult<()>>,
+}
+
 struct Connection {
     peer: Peer,
     outbox: Outbox,
@@ -217,6 +226,8 @@ pub(super) struct Room {
     /// Bytes of the updates since the last checkpoint, and the size of that checkpoint.
     tail_bytes: usize,
     checkpoint_bytes: usize,
+    /// At most one checkpoint being written, so editing goes on meanwhile.
+    checkpointing: Option<CheckpointWrite>,
     store: DynStore,
     committer: Committer,
     config: RoomConfig,
@@ -308,6 +319,7 @@ impl Room {
             since_checkpoint: 0,
             tail_bytes: 0,
             checkpoint_bytes: 0,
+            checkpointing: None,
             store,
             committer,
             config,
@@ -319,7 +331,7 @@ impl Room {
         // load is fast again.
         if replayed as u64 >= room.config.checkpoint_every {
             room.since_checkpoint = replayed as u64;
-            room.checkpoint().await;
+            room.start_checkpoint();
         }
         // The document shows the notebook's mode and block as the database has them.
         room.write_policy();
@@ -346,6 +358,7 @@ impl Room {
             let before = self.last_seq;
             tokio::select! {
                 outcome = landing(&mut self.in_flight) => self.landed(outcome).await,
+                written = checkpoint_written(&mut self.checkpointing) => self.took_checkpoint(written),
                 msg = inbox.recv() => {
                     let Some(first) = msg else { break };
                     let mut turn = vec![first];
@@ -369,7 +382,7 @@ impl Room {
                 _ = sleep_until(checkpoint_at.unwrap_or_else(Instant::now)), if checkpoint_at.is_some() => {
                     checkpoint_at = None;
                     self.flush().await;
-                    self.checkpoint().await;
+                    self.start_checkpoint();
                 }
                 _ = self.shutdown.cancelled() => {
                     self.flush().await;
@@ -504,7 +517,7 @@ impl Room {
                 self.committed(batch, &seqs).await;
                 if self.checkpoint_due() {
                     self.flush().await;
-                    self.checkpoint().await;
+                    self.start_checkpoint();
                 } else {
                     self.start_commit().await;
                 }
@@ -571,7 +584,7 @@ impl Room {
             self.broadcast(&encode(&Message::Sync(SyncMessage::SyncStep1(sv))), None);
         }
         if self.checkpoint_due() {
-            self.checkpoint().await;
+            self.start_checkpoint();
         }
     }
 
@@ -657,27 +670,63 @@ impl Room {
     /// and for a large document only once those updates are a fair share of its size
     /// ([`crate::state_writes`]). Quiet rooms and rooms being evicted checkpoint regardless.
     fn checkpoint_due(&self) -> bool {
-        self.since_checkpoint >= self.config.checkpoint_every
+        self.checkpointing.is_none()
+            && self.since_checkpoint >= self.config.checkpoint_every
             && crate::state_writes::worth_rewriting(self.tail_bytes, self.checkpoint_bytes)
     }
 
-    /// Writes the full state as of the last committed update, if anything changed since the
-    /// previous checkpoint. A failure is logged; the log still has everything.
-    async fn checkpoint(&mut self) {
-        if self.since_checkpoint == 0 || !self.pending.is_empty() || self.in_flight.is_some() {
+    /// Starts writing the full state as of the last committed update in the background, if
+    /// anything changed since the previous checkpoint and none is being written. Encoding
+    /// is quick; the write (a large value, compressed and synced by the database) is not,
+    /// and the room must not stall on it.
+    fn start_checkpoint(&mut self) {
+        let settled = self.pending.is_empty() && self.in_flight.is_none();
+        if self.since_checkpoint == 0 || !settled || self.checkpointing.is_some() {
             return;
         }
         let state = self.doc.encode_state();
-        match self.store.write_checkpoint(self.id, self.last_seq, &state).await {
-            Ok(()) => {
-                self.since_checkpoint = 0;
-                self.tail_bytes = 0;
-                self.checkpoint_bytes = state.len();
+        let state_bytes = state.len();
+        let (store, id, seq) = (self.store.clone(), self.id, self.last_seq);
+        let done = tokio::spawn(async move { store.write_checkpoint(id, seq, &state).await });
+        self.checkpointing = Some(CheckpointWrite {
+            updates: self.since_checkpoint,
+            tail_bytes: self.tail_bytes,
+            state_bytes,
+            done,
+        });
+    }
+
+    /// Takes in a finished checkpoint write. A failure is logged; the log still has
+    /// everything, and a later checkpoint tries again.
+    fn took_checkpoint(&mut self, written: Result<StoreResult<()>, tokio::task::JoinError>) {
+        let Some(write) = self.checkpointing.take() else { return };
+        match written {
+            Ok(Ok(())) => {
+                self.since_checkpoint -= write.updates;
+                self.tail_bytes = self.tail_bytes.saturating_sub(write.tail_bytes);
+                self.checkpoint_bytes = write.state_bytes;
                 if let Some(hook) = &self.config.after_checkpoint {
                     (hook.0)(self.id);
                 }
             }
-            Err(e) => tracing::warn!(notebook = %self.id, error = %e, "checkpoint failed"),
+            Ok(Err(e)) => tracing::warn!(notebook = %self.id, error = %e, "checkpoint failed"),
+            Err(e) => tracing::warn!(notebook = %self.id, error = %e, "checkpoint task failed"),
+        }
+    }
+
+    /// Writes a checkpoint of everything committed and waits for it (the room is about to
+    /// stop); a write already running finishes first.
+    async fn checkpoint(&mut self) {
+        self.finish_checkpoint().await;
+        self.start_checkpoint();
+        self.finish_checkpoint().await;
+    }
+
+    /// Waits for the checkpoint write running, if any, and takes it in.
+    async fn finish_checkpoint(&mut self) {
+        if let Some(write) = self.checkpointing.as_mut() {
+            let written = (&mut write.done).await;
+            self.took_checkpoint(written);
         }
     }
 
@@ -735,6 +784,16 @@ impl Room {
                 conn.outbox.send(frame.clone());
             }
         }
+    }
+}
+
+/// The end of the checkpoint write running; never ready when there is none.
+async fn checkpoint_written(
+    writing: &mut Option<CheckpointWrite>,
+) -> Result<StoreResult<()>, tokio::task::JoinError> {
+    match writing {
+        Some(write) => (&mut write.done).await,
+        None => std::future::pending().await,
     }
 }
 
