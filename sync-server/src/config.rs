@@ -30,8 +30,8 @@ pub struct ServeConfig {
     #[arg(long, env = "TALKBOOK_ROOM_GRACE_SECONDS", default_value_t = 30)]
     pub room_grace_seconds: u64,
 
-    /// Write a checkpoint after this many updates to a notebook (one whose state is over
-    /// 64 KiB also waits until they add up to a quarter of its size).
+    /// Write a checkpoint after this many updates to a busy notebook (one whose state is
+    /// over 64 KiB also waits until they add up to its size: encoding it holds up edits).
     #[arg(long, env = "TALKBOOK_CHECKPOINT_EVERY", default_value_t = 1000)]
     pub checkpoint_every: u64,
 

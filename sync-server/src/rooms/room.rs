@@ -32,6 +32,7 @@ use super::committer::{CommitError, Committer, Outcome};
 use super::peer::{Outbox, Peer, close};
 use crate::access::Access;
 use crate::metrics::METRICS;
+use crate::state_writes::{Share, worth_rewriting};
 use crate::store::{
     DynStore, NewUpdate, NotebookBlock, NotebookId, NotebookMode, Seq, StoreError, StoreResult, User,
 };
@@ -247,6 +248,9 @@ pub struct Loaded {
     pub last_seq: Seq,
     /// How many log entries after the checkpoint had to be replayed.
     pub replayed: usize,
+    /// The size of the checkpoint it started from, and of the log entries replayed.
+    pub checkpoint_bytes: usize,
+    pub tail_bytes: usize,
 }
 
 /// Loads a notebook: the latest checkpoint plus the log after it.
@@ -272,7 +276,13 @@ async fn load_with(
             tracing::error!(notebook = %id, seq, error = %e, "stored update does not apply");
         }
     }
-    Ok(Loaded { doc, last_seq: stored.last_seq(), replayed: stored.tail.len() })
+    Ok(Loaded {
+        doc,
+        last_seq: stored.last_seq(),
+        replayed: stored.tail.len(),
+        checkpoint_bytes: stored.checkpoint.as_ref().map_or(0, |c| c.state.len()),
+        tail_bytes: stored.tail.iter().map(|u| u.data.len()).sum(),
+    })
 }
 
 impl Room {
@@ -293,15 +303,16 @@ impl Room {
             }
             Err(e) => Err(e),
         };
-        let (Loaded { doc, last_seq, replayed }, (policy, bindings, names)) = match loaded {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                tracing::warn!(notebook = %id, error = %e, "cannot load notebook");
-                on_exit();
-                refuse_all(&mut inbox, JoinError::Unavailable(e.to_string()));
-                return;
-            }
-        };
+        let (Loaded { doc, last_seq, replayed, checkpoint_bytes, tail_bytes }, (policy, bindings, names)) =
+            match loaded {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    tracing::warn!(notebook = %id, error = %e, "cannot load notebook");
+                    on_exit();
+                    refuse_all(&mut inbox, JoinError::Unavailable(e.to_string()));
+                    return;
+                }
+            };
         METRICS.rooms.fetch_add(1, Ordering::Relaxed);
         let awareness = Awareness::new(doc.doc().clone());
         let mut room = Room {
@@ -317,8 +328,8 @@ impl Room {
             in_flight: None,
             last_seq,
             since_checkpoint: 0,
-            tail_bytes: 0,
-            checkpoint_bytes: 0,
+            tail_bytes,
+            checkpoint_bytes,
             checkpointing: None,
             store,
             committer,
@@ -667,18 +678,18 @@ impl Room {
     }
 
     /// Whether busy editing calls for a checkpoint now: after `checkpoint_every` updates,
-    /// and for a large document only once those updates are a fair share of its size
+    /// and for a large document only once those updates add up to its size
     /// ([`crate::state_writes`]). Quiet rooms and rooms being evicted checkpoint regardless.
     fn checkpoint_due(&self) -> bool {
         self.checkpointing.is_none()
             && self.since_checkpoint >= self.config.checkpoint_every
-            && crate::state_writes::worth_rewriting(self.tail_bytes, self.checkpoint_bytes)
+            && worth_rewriting(self.tail_bytes, self.checkpoint_bytes, Share::Whole)
     }
 
     /// Starts writing the full state as of the last committed update in the background, if
     /// anything changed since the previous checkpoint and none is being written. Encoding
-    /// is quick; the write (a large value, compressed and synced by the database) is not,
-    /// and the room must not stall on it.
+    /// holds the room up (about 10 ms per MB); the write (a large value, compressed and
+    /// synced by the database) takes longer, and the room need not wait for it.
     fn start_checkpoint(&mut self) {
         let settled = self.pending.is_empty() && self.in_flight.is_none();
         if self.since_checkpoint == 0 || !settled || self.checkpointing.is_some() {
