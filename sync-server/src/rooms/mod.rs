@@ -111,7 +111,7 @@ impl Rooms {
             }
             let handle = self.room(id);
             let (reply, rx) = oneshot::channel();
-            let join = RoomMsg::Join { peer: peer.clone(), outbox: outbox.clone(), reply };
+            let join = RoomMsg::Join { peer: Box::new(peer.clone()), outbox: outbox.clone(), reply };
             if !handle.send(join).await {
                 self.forget(id, handle.generation);
                 continue;
@@ -243,7 +243,7 @@ impl Rooms {
             let edit = UserEditFn(Box::new(move |doc| {
                 let _ = reply.send(run(doc));
             }));
-            if !handle.send(RoomMsg::EditAs { user: user.clone(), edit }).await {
+            if !handle.send(RoomMsg::EditAs { user: Box::new(user.clone()), edit }).await {
                 self.forget(id, handle.generation);
                 continue;
             }

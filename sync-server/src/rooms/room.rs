@@ -42,11 +42,12 @@ mod checks;
 /// Messages processed in one turn before pending updates are committed.
 const MAX_TURN: usize = 256;
 
-/// What a room is told.
+/// What a room is told. Large payloads are boxed: every room's inbox allocates a block of
+/// these up front, which counts in the memory of each idle room.
 #[derive(Debug)]
 pub enum RoomMsg {
     Join {
-        peer: Peer,
+        peer: Box<Peer>,
         outbox: Outbox,
         reply: oneshot::Sender<Result<(), JoinError>>,
     },
@@ -79,7 +80,7 @@ pub enum RoomMsg {
     /// An edit the server makes in a user's name (restore, undo): made under a fresh Yjs
     /// client id bound to that user, so blame shows them as its author.
     EditAs {
-        user: User,
+        user: Box<User>,
         edit: UserEditFn,
     },
 }
@@ -417,7 +418,7 @@ impl Room {
             match msg {
                 RoomMsg::Join { peer, outbox, reply } => {
                     self.flush().await;
-                    self.join(peer, outbox);
+                    self.join(*peer, outbox);
                     let _ = reply.send(Ok(()));
                 }
                 RoomMsg::Leave { conn_id } => self.leave(conn_id),
