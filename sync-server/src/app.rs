@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 
 use crate::api::{RouteEntry, Routes};
 use crate::config::ServeConfig;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub jobs: Arc<Jobs>,
     pub history: Arc<History>,
     pub config: Arc<ServeConfig>,
+    /// Open WebSocket connections, so shutdown can wait for their close frames to go out.
+    pub connections: TaskTracker,
 }
 
 impl AppState {
@@ -51,7 +54,15 @@ impl AppState {
         let rooms = Arc::new(Rooms::new(store.clone(), room_config));
         let kernels = Kernels::new(config.kernels(), store.clone(), rooms.clone());
         let jobs = Jobs::new(config.jobs(), store.clone());
-        Self { rooms, kernels, jobs, history, store, config: Arc::new(config) }
+        Self {
+            rooms,
+            kernels,
+            jobs,
+            history,
+            store,
+            config: Arc::new(config),
+            connections: TaskTracker::new(),
+        }
     }
 }
 
@@ -78,6 +89,9 @@ pub fn route_table() -> Vec<RouteEntry> {
     table
 }
 
+/// How long shutdown waits for WebSocket connections to send their close frames.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves until `shutdown` resolves, then stops accepting, lets every room commit and
 /// checkpoint (closing its connections with 1001), and returns.
 pub async fn run(
@@ -88,6 +102,7 @@ pub async fn run(
     let rooms = state.rooms.clone();
     let kernels = state.kernels.clone();
     let jobs = state.jobs.clone();
+    let connections = state.connections.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = router(state);
     // Small WebSocket frames would otherwise wait for the peer's delayed ACK (SPEC §14).
@@ -106,6 +121,12 @@ pub async fn run(
     tracing::info!("shutting down: flushing rooms");
     // Rooms first: they close their WebSockets, which lets the HTTP server finish.
     rooms.shutdown().await;
+    // Upgraded connections are no longer the HTTP server's: wait for them to send their
+    // close frames, or clients would see the connection drop instead of 1001.
+    connections.close();
+    if tokio::time::timeout(CLOSE_GRACE, connections.wait()).await.is_err() {
+        tracing::warn!(open = connections.len(), "connections still closing; going on");
+    }
     let _ = stop_tx.send(true);
     match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {
         Ok(Ok(result)) => result,

@@ -73,6 +73,7 @@ pub async fn upgrade(
 
 /// Runs one connection until it closes.
 async fn serve(socket: WebSocket, state: AppState, id: NotebookId, peer: Peer) {
+    let _open = state.connections.token();
     let (frames_tx, frames_rx) = mpsc::channel(state.config.outbound_queue.max(1));
     let closer = Closer::default();
     let outbox = Outbox { frames: frames_tx, closer: closer.clone() };
