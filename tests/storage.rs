@@ -83,6 +83,8 @@ on_both_backends!(
     blocks::writes_to_a_notebook_blocked_by_someone_else_are_refused,
     log::one_append_numbers_each_notebook_from_one_in_input_order,
     log::later_appends_continue_the_numbering,
+    log::a_large_batch_keeps_every_update_in_order,
+    log::an_append_by_an_unknown_user_is_not_found_and_writes_nothing,
     log::concurrent_appends_get_gapless_distinct_seqs,
     log::client_ids_round_trip_exactly,
     log::authors_and_timestamps_round_trip_to_the_millisecond,

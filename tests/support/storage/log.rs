@@ -1,7 +1,7 @@
 //! Storage tests: the update log and checkpoints (SPEC §7).
 
 use chrono::{DateTime, Utc};
-use sync_server::store::{ClientBinding, DynStore, NewUpdate, NotebookId, Seq, UserId};
+use sync_server::store::{ClientBinding, DynStore, NewUpdate, NotebookId, Seq, StoreError, UserId};
 
 use super::fixtures::*;
 
@@ -34,6 +34,39 @@ pub async fn later_appends_continue_the_numbering(store: DynStore) {
     );
     assert_eq!(store.append_updates(&[update(nb.id, "c")]).await.expect("append"), vec![3]);
     assert_eq!(store.last_seq(nb.id).await.expect("last_seq"), 3);
+}
+
+/// A batch far bigger than one statement's worth of rows (a busy room's commit) keeps
+/// every update, numbered and read back in input order, across two notebooks.
+pub async fn a_large_batch_keeps_every_update_in_order(store: DynStore) {
+    let alice = user(&store, "alice").await;
+    let proj = project(&store, &alice, "p").await;
+    let x = notebook(&store, &proj, "x.ipynb").await.id;
+    let y = notebook(&store, &proj, "y.ipynb").await.id;
+    let batch: Vec<NewUpdate> =
+        (0..1001).map(|i| update(if i % 3 == 0 { y } else { x }, &format!("u{i}"))).collect();
+    let seqs = store.append_updates(&batch).await.expect("append");
+    let x_log = store.updates_between(x, 0, None).await.expect("x log");
+    let y_log = store.updates_between(y, 0, None).await.expect("y log");
+    assert_eq!(seqs_of(&x_log), (1..=667).collect::<Vec<Seq>>());
+    assert_eq!(seqs_of(&y_log), (1..=334).collect::<Vec<Seq>>());
+    let expected_x: Vec<String> = (0..1001).filter(|i| i % 3 != 0).map(|i| format!("u{i}")).collect();
+    assert_eq!(labels_of(&x_log), expected_x);
+    assert_eq!(seqs[..4], [1, 1, 2, 2]);
+}
+
+/// An update naming a user who does not exist is refused as not found, and nothing of its
+/// batch is written.
+pub async fn an_append_by_an_unknown_user_is_not_found_and_writes_nothing(store: DynStore) {
+    let (alice, nb) = one_notebook(&store).await;
+    let ghost = UserId(alice.id.0 + 1000);
+    let mut batch: Vec<NewUpdate> = (0..200).map(|_| by(nb.id, Some(alice.id), &[7])).collect();
+    batch.push(by(nb.id, Some(ghost), &[8]));
+    let err = store.append_updates(&batch).await.expect_err("unknown user");
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(store.updates_between(nb.id, 0, None).await.expect("log"), vec![]);
+    assert_eq!(store.last_seq(nb.id).await.expect("last_seq"), 0);
+    assert_eq!(store.client_bindings(nb.id).await.expect("bindings"), vec![]);
 }
 
 pub async fn concurrent_appends_get_gapless_distinct_seqs(store: DynStore) {

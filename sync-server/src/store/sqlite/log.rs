@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::sqlite::{SqlitePool, SqliteRow};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use super::{time_column, to_millis};
 use crate::store::sql_common::{
@@ -18,9 +18,11 @@ use crate::store::{
 /// Appends `updates` (non-empty) in the write transaction `tx`: reserves each notebook's
 /// sequence numbers on its `notebooks` row, then inserts the rows.
 ///
-/// Rows are inserted one statement each: SQLite runs in-process, so a prepared statement
-/// per row costs microseconds, and a multi-row `VALUES` would need a statement per batch
-/// size. The one `COMMIT` (one fsync) is what group commit saves.
+/// Rows go in multi-row `INSERT`s: each statement is a round trip to sqlx's SQLite thread
+/// (a context switch each way), which one statement per row made the bulk of a busy
+/// room's commit. Chunks have power-of-two sizes up to [`MAX_ROWS_PER_INSERT`], so a few
+/// prepared statements serve every batch size. The one `COMMIT` (one fsync) is what group
+/// commit saves.
 pub(super) async fn append_updates(
     mut tx: Transaction<'static, Sqlite>,
     updates: &[NewUpdate],
@@ -44,26 +46,43 @@ pub(super) async fn append_updates(
         last.insert(notebook, reserved);
     }
     let seqs = assign_seqs(updates, &counts, &last);
-    for ((update, seq), client_ids) in updates.iter().zip(&seqs).zip(&client_ids) {
-        sqlx::query(
-            "INSERT INTO notebook_updates (notebook_id, seq, user_id, client_ids, at, data, actor_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(update.notebook_id.0)
-        .bind(seq)
-        .bind(update.user_id.map(|u| u.0))
-        .bind(client_ids)
-        .bind(to_millis(update.at))
-        .bind(&update.data)
-        .bind(update.actor_id.map(|u| u.0))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
+    let rows: Vec<(&NewUpdate, Seq, &String)> = updates
+        .iter()
+        .zip(seqs.iter().copied())
+        .zip(&client_ids)
+        .map(|((u, seq), ids)| (u, seq, ids))
+        .collect();
+    for chunk in power_of_two_chunks(&rows) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO notebook_updates (notebook_id, seq, user_id, client_ids, at, data, actor_id) ",
+        );
+        insert.push_values(chunk, |mut row, (update, seq, client_ids)| {
+            row.push_bind(update.notebook_id.0)
+                .push_bind(*seq)
+                .push_bind(update.user_id.map(|u| u.0))
+                .push_bind(client_ids.as_str())
+                .push_bind(to_millis(update.at))
+                .push_bind(update.data.as_slice())
+                .push_bind(update.actor_id.map(|u| u.0));
+        });
+        insert.build().persistent(true).execute(&mut *tx).await.map_err(|e| {
+            let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
             let missing = || {
-                let name = |user: Option<UserId>| user.map_or_else(|| "-".to_owned(), |u| u.to_string());
-                format!("user {} or {}", name(update.user_id), name(update.actor_id))
+                let mut users: Vec<String> = chunk
+                    .iter()
+                    .flat_map(|(u, ..)| [u.user_id, u.actor_id])
+                    .flatten()
+                    .map(|u| u.to_string())
+                    .collect();
+                users.sort();
+                users.dedup();
+                format!("one of users {}", users.join(", "))
             };
-            constraint_error(e, || format!("update {seq} of notebook {}", update.notebook_id), missing)
+            constraint_error(
+                e,
+                || format!("updates {} to {} of notebook {}", first.1, last.1, first.0.notebook_id),
+                missing,
+            )
         })?;
     }
     for (notebook, client_id, user) in client_bindings(updates) {
@@ -79,6 +98,26 @@ pub(super) async fn append_updates(
     }
     tx.commit().await?;
     Ok(seqs)
+}
+
+/// Most rows in one `INSERT` (7 parameters each, far below SQLite's limit).
+const MAX_ROWS_PER_INSERT: usize = 128;
+
+/// Splits `rows` into chunks of [`MAX_ROWS_PER_INSERT`] and then of falling powers of two,
+/// so that the chunk sizes (and so the statements) are few.
+fn power_of_two_chunks<T>(rows: &[T]) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let mut rest = rows;
+    let mut size = MAX_ROWS_PER_INSERT;
+    while !rest.is_empty() {
+        while size > rest.len() {
+            size /= 2;
+        }
+        let (chunk, tail) = rest.split_at(size);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
 }
 
 pub(super) async fn client_bindings_of(
@@ -210,4 +249,21 @@ fn encode_client_ids(ids: &[u64]) -> Result<String, sqlx::Error> {
 fn decode_client_ids(json: &str) -> Result<Vec<u64>, sqlx::Error> {
     serde_json::from_str(json)
         .map_err(|e| sqlx::Error::ColumnDecode { index: "client_ids".to_owned(), source: Box::new(e) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_row_in_order_with_few_sizes() {
+        for n in [1, 2, 3, 127, 128, 129, 300, 1000] {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks = power_of_two_chunks(&rows);
+            assert_eq!(chunks.concat(), rows, "{n} rows");
+            assert!(chunks.iter().all(|c| c.len().is_power_of_two() && c.len() <= MAX_ROWS_PER_INSERT));
+        }
+        let sizes: Vec<usize> = power_of_two_chunks(&[0; 300]).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [128, 128, 32, 8, 4]);
+    }
 }
