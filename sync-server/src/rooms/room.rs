@@ -303,10 +303,13 @@ impl Room {
     ) {
         let RoomContext { store, committer, config, accepting, shutdown, runs } = ctx;
         let mut structure = Structure::new();
-        let loaded = match load_rules(&store, id).await {
+        // Boxed, like the handlers in `serve`: loading is over before the room idles.
+        let loaded = match Box::pin(load_rules(&store, id)).await {
             Ok(rules) => {
                 let own_id = unbound_client_id(&rules.1);
-                load_with(&store, id, Some(&mut structure), Some(own_id)).await.map(|loaded| (loaded, rules))
+                Box::pin(load_with(&store, id, Some(&mut structure), Some(own_id)))
+                    .await
+                    .map(|loaded| (loaded, rules))
             }
             Err(e) => Err(e),
         };
@@ -356,13 +359,15 @@ impl Room {
         if let Some(runs) = runs {
             room.settle_stale_runs(&runs(id));
         }
-        room.flush().await;
+        Box::pin(room.flush()).await;
         room.serve(&mut inbox).await;
         METRICS.rooms.fetch_sub(1, Ordering::Relaxed);
         on_exit();
         refuse_all(&mut inbox, JoinError::Closing);
     }
 
+    /// The handlers' futures are boxed: they live only while a message is handled, and
+    /// inline they would make every idle room's task several KB bigger.
     async fn serve(&mut self, inbox: &mut mpsc::Receiver<RoomMsg>) {
         let mut evict_at = Some(Instant::now() + self.config.grace);
         let mut checkpoint_at: Option<Instant> = None;
@@ -375,7 +380,7 @@ impl Room {
             }
             let before = self.last_seq;
             tokio::select! {
-                outcome = landing(&mut self.in_flight) => self.landed(outcome).await,
+                outcome = landing(&mut self.in_flight) => Box::pin(self.landed(outcome)).await,
                 written = checkpoint_written(&mut self.checkpointing) => self.took_checkpoint(written),
                 msg = inbox.recv() => {
                     let Some(first) = msg else { break };
@@ -386,25 +391,25 @@ impl Room {
                             Err(_) => break,
                         }
                     }
-                    self.handle_turn(turn).await;
+                    Box::pin(self.handle_turn(turn)).await;
                     evict_at = self.conns.is_empty().then(|| Instant::now() + self.config.grace);
                 }
                 _ = sleep_until(evict_at.unwrap_or_else(Instant::now)), if evict_at.is_some() => {
-                    self.flush().await;
+                    Box::pin(self.flush()).await;
                     if !self.deleted {
-                        self.checkpoint().await;
+                        Box::pin(self.checkpoint()).await;
                         tracing::debug!(notebook = %self.id, "room evicted");
                         return;
                     }
                 }
                 _ = sleep_until(checkpoint_at.unwrap_or_else(Instant::now)), if checkpoint_at.is_some() => {
                     checkpoint_at = None;
-                    self.flush().await;
+                    Box::pin(self.flush()).await;
                     self.start_checkpoint();
                 }
                 _ = self.shutdown.cancelled() => {
-                    self.flush().await;
-                    self.checkpoint().await;
+                    Box::pin(self.flush()).await;
+                    Box::pin(self.checkpoint()).await;
                     for conn in self.conns.values() {
                         conn.outbox.closer.close(close::GOING_AWAY, "server shutting down");
                     }
