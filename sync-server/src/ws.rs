@@ -33,13 +33,8 @@ use crate::store::NotebookId;
 /// message is seen whole and answered with 4413 rather than a transport error.
 const SLACK: usize = 64 * 1024;
 
-/// Read buffer of a connection: what one read takes from the socket. Typing sends updates
-/// of tens of bytes, and every idle connection keeps this allocated; a big message just
-/// takes more reads.
-const READ_BUFFER: usize = 1024;
-
-/// Initial write buffer of a connection; grows as big messages need.
-const WRITE_BUFFER: usize = 4 * 1024;
+/// Initial read and write buffer of a connection.
+const IO_BUFFER: usize = 4 * 1024;
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -68,8 +63,8 @@ pub async fn upgrade(
     Ok(ws
         // tungstenite's 128 KiB default buffers per connection would make an idle room with
         // two clients cost over 256 KiB; small ones grow as big messages need.
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
+        .read_buffer_size(IO_BUFFER)
+        .write_buffer_size(IO_BUFFER)
         .max_message_size(limit + SLACK)
         .max_frame_size(limit + SLACK)
         .on_upgrade(move |socket| serve(socket, state, id, peer))
