@@ -27,26 +27,21 @@ use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, Transact};
 
+use self::checkpoints::{CheckpointWrite, checkpoint_written};
 use self::checks::{load_rules, record_trusted, unbound_client_id};
-use super::committer::{CommitError, Committer, Outcome};
+use self::commits::{InFlight, landing};
+use super::committer::Committer;
 use super::peer::{Outbox, Peer, close};
 use crate::access::Access;
 use crate::metrics::METRICS;
-use crate::state_writes::{Share, worth_rewriting};
-use crate::store::{
-    DynStore, NewUpdate, NotebookBlock, NotebookId, NotebookMode, Seq, StoreError, StoreResult, User,
-};
+use crate::store::{DynStore, NewUpdate, NotebookBlock, NotebookId, NotebookMode, Seq, StoreResult, User};
 
+mod checkpoints;
 mod checks;
+mod commits;
 
 /// Messages processed in one turn before pending updates are committed.
 const MAX_TURN: usize = 256;
-
-/// Most updates merged into one broadcast frame. yrs merges n updates in O(n² log n) time
-/// (it sorts all of them again for each block it writes): merging the 4,500 updates of one
-/// batch from a client replaying its edits took the room seconds; 32 at a time take
-/// microseconds each.
-const MERGE_MAX: usize = 32;
 
 /// What a room is told. Large payloads are boxed: every room's inbox allocates a block of
 /// these up front, which counts in the memory of each idle room.
@@ -178,21 +173,6 @@ struct Pending {
     /// The connection that sent it (`None` for the server's own edits).
     from: Option<u64>,
     record: NewUpdate,
-}
-
-/// A batch handed to the committer whose outcome the room has not taken in yet.
-struct InFlight {
-    batch: Vec<Pending>,
-    outcome: Outcome,
-}
-
-/// A checkpoint being written in the background, and what it covers.
-struct CheckpointWrite {
-    /// Updates and bytes of log it makes unnecessary to replay.
-    updates: u64,
-    tail_bytes: usize,
-    state_bytes: usize,
-    done: tokio::task::JoinHandle<StoreResult<()>>,
 }
 
 struct Connection {
@@ -515,243 +495,6 @@ impl Room {
         }
     }
 
-    /// Hands the pending updates to the committer without waiting for them, unless a batch
-    /// is already in flight: then they follow once it has landed ([`Room::landed`]).
-    async fn start_commit(&mut self) {
-        if self.in_flight.is_some() || self.pending.is_empty() {
-            return;
-        }
-        let records: Vec<NewUpdate> = self.pending.iter().map(|p| p.record.clone()).collect();
-        match self.committer.submit(records).await {
-            Ok(outcome) => {
-                self.in_flight = Some(InFlight { batch: std::mem::take(&mut self.pending), outcome })
-            }
-            // The committer stopped: flush says so and keeps retrying until shutdown.
-            Err(_) => self.flush().await,
-        }
-    }
-
-    /// Takes in the outcome of the batch in flight: broadcasts it and sends the next one,
-    /// or, if it failed, retries everything unsent the slow way ([`Room::flush`]).
-    async fn landed(&mut self, outcome: Result<StoreResult<Vec<Seq>>, oneshot::error::RecvError>) {
-        let Some(InFlight { batch, .. }) = self.in_flight.take() else { return };
-        match outcome {
-            Ok(Ok(seqs)) => {
-                self.committed(batch, &seqs).await;
-                if self.checkpoint_due() {
-                    self.flush().await;
-                    self.start_checkpoint();
-                } else {
-                    self.start_commit().await;
-                }
-            }
-            Ok(Err(StoreError::NotFound(_))) => self.notebook_gone(batch.len()),
-            Ok(Err(_)) | Err(_) => {
-                self.pending.splice(0..0, batch);
-                self.flush().await;
-            }
-        }
-    }
-
-    /// Commits everything applied so far, the batch in flight first, retrying while the
-    /// database is unavailable, and broadcasts it. Nothing is sent to anyone until its
-    /// commit succeeded. Afterwards the room's state is all durable.
-    async fn flush(&mut self) {
-        if let Some(InFlight { batch, outcome }) = self.in_flight.take() {
-            match outcome.await {
-                Ok(Ok(seqs)) => self.committed(batch, &seqs).await,
-                Ok(Err(StoreError::NotFound(_))) => return self.notebook_gone(batch.len()),
-                // Nothing of it was written: it goes again, ahead of what came after it.
-                Ok(Err(_)) | Err(_) => {
-                    self.pending.splice(0..0, batch);
-                }
-            }
-        }
-        if self.pending.is_empty() {
-            return;
-        }
-        let records: Vec<NewUpdate> = self.pending.iter().map(|p| p.record.clone()).collect();
-        let mut backoff = Duration::from_millis(100);
-        let mut degraded = false;
-        let seqs = loop {
-            match self.committer.commit(records.clone()).await {
-                Ok(seqs) => break seqs,
-                Err(CommitError::Store(StoreError::NotFound(_))) => return self.notebook_gone(0),
-                Err(e) => {
-                    if !degraded {
-                        degraded = true;
-                        tracing::warn!(notebook = %self.id, error = %e, "database unavailable; edits paused");
-                        self.accepting.store(false, Ordering::SeqCst);
-                        let notice = Message::Auth(Some(
-                            "database unavailable: edits are paused and not saved; they will sync when it returns".into(),
-                        ));
-                        self.broadcast(&encode(&notice), None);
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        // Shutting down: nobody has seen these updates, so dropping them
-                        // breaks no promise.
-                        _ = self.shutdown.cancelled() => { self.pending.clear(); return; }
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        let batch = std::mem::take(&mut self.pending);
-        self.committed(batch, &seqs).await;
-        if degraded {
-            tracing::info!(notebook = %self.id, "database back; edits resumed");
-            self.accepting.store(true, Ordering::SeqCst);
-            // Ask every client for what we lack: edits refused during the outage come back.
-            let sv = self.doc.doc().transact().state_vector();
-            self.broadcast(&encode(&Message::Sync(SyncMessage::SyncStep1(sv))), None);
-        }
-        if self.checkpoint_due() {
-            self.start_checkpoint();
-        }
-    }
-
-    /// The notebook was deleted while these updates waited: nobody has seen them, and there
-    /// is nowhere to keep them. The room closes everyone and stops.
-    fn notebook_gone(&mut self, in_flight: usize) {
-        let dropped = in_flight + self.pending.len();
-        tracing::info!(notebook = %self.id, updates = dropped, "notebook deleted; pending updates dropped");
-        self.pending.clear();
-        self.deleted = true;
-    }
-
-    /// Broadcasts a batch that has been written, with sequence numbers `seqs`.
-    async fn committed(&mut self, batch: Vec<Pending>, seqs: &[Seq]) {
-        let gap = seqs.first().is_some_and(|first| *first > self.last_seq + 1);
-        let first_seq = seqs.first().copied().unwrap_or(self.last_seq + 1);
-        self.since_checkpoint += batch.len() as u64;
-        self.tail_bytes += batch.iter().map(|p| p.record.data.len()).sum::<usize>();
-        self.broadcast_batch(batch);
-        // A gap means someone else appended to this notebook's log (its creation racing
-        // with its first connection, or another server node): take those updates in too,
-        // or a later checkpoint would claim to cover them without holding them. Until that
-        // works, `last_seq` stays before the gap; a checkpoint then holds more than its
-        // sequence number says, which is safe because replaying an update is idempotent.
-        let caught_up = !gap || self.catch_up(first_seq - 1).await;
-        if let (true, Some(last)) = (caught_up, seqs.last()) {
-            self.last_seq = self.last_seq.max(*last);
-        }
-    }
-
-    /// Applies and broadcasts log entries after `last_seq` up to `upto` that this room did
-    /// not write itself; false if they could not be read.
-    async fn catch_up(&mut self, upto: Seq) -> bool {
-        match self.store.updates_between(self.id, self.last_seq, Some(upto)).await {
-            Ok(updates) => {
-                for update in updates {
-                    record_trusted(&mut self.structure, self.id, &update.data);
-                    if let Err(e) = self.doc.apply_update(&update.data) {
-                        tracing::error!(notebook = %self.id, seq = update.seq, error = %e, "logged update does not apply");
-                        continue;
-                    }
-                    self.tail_bytes += update.data.len();
-                    self.broadcast(&encode(&Message::Sync(SyncMessage::Update(update.data))), None);
-                    self.last_seq = self.last_seq.max(update.seq);
-                    self.since_checkpoint += 1;
-                }
-                true
-            }
-            Err(e) => {
-                tracing::warn!(notebook = %self.id, error = %e, "cannot read updates written elsewhere");
-                false
-            }
-        }
-    }
-
-    /// Sends a committed batch. A lone update goes to everyone but its sender; several are
-    /// merged into one frame for everyone (echoing a client's own edit is harmless in Yjs),
-    /// so a busy room costs each connection one frame per commit, or a few for a big batch
-    /// ([`MERGE_MAX`]).
-    fn broadcast_batch(&self, batch: Vec<Pending>) {
-        for chunk in batch.chunks(MERGE_MAX) {
-            match chunk {
-                [one] => {
-                    let frame = encode(&Message::Sync(SyncMessage::Update(one.record.data.clone())));
-                    self.broadcast(&frame, one.from);
-                }
-                many => match yrs::merge_updates_v1(many.iter().map(|p| p.record.data.as_slice())) {
-                    Ok(update) => self.broadcast(&encode(&Message::Sync(SyncMessage::Update(update))), None),
-                    Err(e) => {
-                        tracing::error!(notebook = %self.id, error = %e, "cannot merge updates; sending them one by one");
-                        for p in many {
-                            let frame = encode(&Message::Sync(SyncMessage::Update(p.record.data.clone())));
-                            self.broadcast(&frame, p.from);
-                        }
-                    }
-                },
-            }
-        }
-    }
-
-    /// Whether busy editing calls for a checkpoint now: after `checkpoint_every` updates,
-    /// and for a large document only once those updates add up to its size
-    /// ([`crate::state_writes`]). Quiet rooms and rooms being evicted checkpoint regardless.
-    fn checkpoint_due(&self) -> bool {
-        self.checkpointing.is_none()
-            && self.since_checkpoint >= self.config.checkpoint_every
-            && worth_rewriting(self.tail_bytes, self.checkpoint_bytes, Share::Whole)
-    }
-
-    /// Starts writing the full state as of the last committed update in the background, if
-    /// anything changed since the previous checkpoint and none is being written. Encoding
-    /// holds the room up (about 10 ms per MB); the write (a large value, compressed and
-    /// synced by the database) takes longer, and the room need not wait for it.
-    fn start_checkpoint(&mut self) {
-        let settled = self.pending.is_empty() && self.in_flight.is_none();
-        if self.since_checkpoint == 0 || !settled || self.checkpointing.is_some() {
-            return;
-        }
-        let state = self.doc.encode_state();
-        let state_bytes = state.len();
-        let (store, id, seq) = (self.store.clone(), self.id, self.last_seq);
-        let done = tokio::spawn(async move { store.write_checkpoint(id, seq, &state).await });
-        self.checkpointing = Some(CheckpointWrite {
-            updates: self.since_checkpoint,
-            tail_bytes: self.tail_bytes,
-            state_bytes,
-            done,
-        });
-    }
-
-    /// Takes in a finished checkpoint write. A failure is logged; the log still has
-    /// everything, and a later checkpoint tries again.
-    fn took_checkpoint(&mut self, written: Result<StoreResult<()>, tokio::task::JoinError>) {
-        let Some(write) = self.checkpointing.take() else { return };
-        match written {
-            Ok(Ok(())) => {
-                self.since_checkpoint -= write.updates;
-                self.tail_bytes = self.tail_bytes.saturating_sub(write.tail_bytes);
-                self.checkpoint_bytes = write.state_bytes;
-                if let Some(hook) = &self.config.after_checkpoint {
-                    (hook.0)(self.id);
-                }
-            }
-            Ok(Err(e)) => tracing::warn!(notebook = %self.id, error = %e, "checkpoint failed"),
-            Err(e) => tracing::warn!(notebook = %self.id, error = %e, "checkpoint task failed"),
-        }
-    }
-
-    /// Writes a checkpoint of everything committed and waits for it (the room is about to
-    /// stop); a write already running finishes first.
-    async fn checkpoint(&mut self) {
-        self.finish_checkpoint().await;
-        self.start_checkpoint();
-        self.finish_checkpoint().await;
-    }
-
-    /// Waits for the checkpoint write running, if any, and takes it in.
-    async fn finish_checkpoint(&mut self) {
-        if let Some(write) = self.checkpointing.as_mut() {
-            let written = (&mut write.done).await;
-            self.took_checkpoint(written);
-        }
-    }
-
     /// Stamps each announced state's `user` with the connection's identity, applies it and
     /// passes it on, so nobody can appear as someone else. An awareness client id belongs to
     /// the first connection that announces it; stock clients re-send states they heard from
@@ -806,26 +549,6 @@ impl Room {
                 conn.outbox.send(frame.clone());
             }
         }
-    }
-}
-
-/// The end of the checkpoint write running; never ready when there is none.
-async fn checkpoint_written(
-    writing: &mut Option<CheckpointWrite>,
-) -> Result<StoreResult<()>, tokio::task::JoinError> {
-    match writing {
-        Some(write) => (&mut write.done).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The outcome of the batch in flight; never ready when there is none.
-async fn landing(
-    in_flight: &mut Option<InFlight>,
-) -> Result<StoreResult<Vec<Seq>>, oneshot::error::RecvError> {
-    match in_flight {
-        Some(flight) => (&mut flight.outcome).await,
-        None => std::future::pending().await,
     }
 }
 
