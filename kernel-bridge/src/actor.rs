@@ -4,7 +4,8 @@
 //! One task owning everything means no locks, and an order that is easy to reason about:
 //! one execution at a time, in request order; an execution ends only when the kernel has
 //! both replied on shell *and* published `idle` on iopub (the two arrive on different
-//! sockets, in either order), so no output can arrive after its `Finished`. The actor never
+//! sockets, in either order), so no output can arrive after its `Finished`; a kernel that
+//! goes idle and never replies ends it after [`NO_REPLY_GRACE`]. The actor never
 //! awaits a slow consumer: events wait in a per-execution outbox and are handed over as
 //! the consumer's channel has room, so commands (interrupt, cancel) are served at once.
 
@@ -36,6 +37,11 @@ use crate::wire::{Channel, Incoming};
 const LAST_WORDS: Duration = Duration::from_millis(200);
 /// How long a shutdown waits for consumers to take the last events.
 const FINAL_DELIVERY: Duration = Duration::from_secs(10);
+/// How long an execution waits for its `execute_reply` after the kernel went idle for it.
+/// The reply normally comes within milliseconds (it travels on another socket); ipykernel
+/// sends none at all when a second interrupt lands while it is handling the first, and
+/// without this the execution, and every one queued behind it, would wait forever.
+const NO_REPLY_GRACE: Duration = Duration::from_secs(5);
 
 /// A request from a [`crate::Kernel`] handle.
 #[derive(Debug)]
@@ -119,6 +125,8 @@ struct Running {
     reply: Option<(ExecutionStatus, Option<u64>)>,
     /// The kernel published `idle` for this request.
     idle: bool,
+    /// When the execution ends without its reply: set when `idle` comes first.
+    reply_deadline: Option<tokio::time::Instant>,
     /// `Finished` is in the outbox.
     finished: bool,
 }
@@ -204,6 +212,8 @@ enum Wake {
     Reply(Option<Incoming>),
     IoPub(Option<Incoming>),
     Room(Result<OwnedPermit<ExecutionEvent>, SendError<()>>),
+    /// The running execution went idle and its reply is overdue.
+    NoReply,
 }
 
 /// Awaits `future` if there is one, else never completes (a disabled `select!` branch).
@@ -273,6 +283,17 @@ impl Actor {
                         running.outbox.clear();
                     }
                 }
+                Wake::NoReply => {
+                    if let Some(running) = self.running.as_mut() {
+                        tracing::warn!(execution = %running.id, grace = ?NO_REPLY_GRACE, "the kernel went idle but sent no execute_reply; ending the execution");
+                        let end = ExecutionEnd {
+                            status: ExecutionStatus::Error,
+                            execution_count: None,
+                            cause: EndCause::NoReply,
+                        };
+                        running.finish(end);
+                    }
+                }
             }
         }
         self.deliver_remaining().await;
@@ -283,6 +304,11 @@ impl Actor {
         let Actor { inbox, session, running, .. } = self;
         let room =
             running.as_ref().filter(|r| r.waiting_for_room()).map(|r| r.events.clone().reserve_owned());
+        let no_reply = running
+            .as_ref()
+            .filter(|r| !r.finished && r.reply.is_none())
+            .and_then(|r| r.reply_deadline)
+            .map(tokio::time::sleep_until);
         let (child, heartbeat, replies, iopub) = match session.as_mut() {
             Some(Session { process, heartbeat_lost, replies, iopub, replies_open, iopub_open, .. }) => (
                 Some(process.child.wait()),
@@ -300,6 +326,7 @@ impl Actor {
             message = maybe(replies) => Wake::Reply(message),
             message = maybe(iopub) => Wake::IoPub(message),
             permit = maybe(room) => Wake::Room(permit),
+            () = maybe(no_reply) => Wake::NoReply,
         }
     }
 
@@ -352,6 +379,7 @@ impl Actor {
             dropped: 0,
             reply: None,
             idle: false,
+            reply_deadline: None,
             finished: false,
         };
         match session.channels.shell.send(message.into()).await {
@@ -490,6 +518,9 @@ impl Actor {
         if let Some(event) = from_iopub(&message.msg_type, &message.content) {
             if event == (ExecutionEvent::Status { status: KernelStatus::Idle }) {
                 running.idle = true;
+                if running.reply.is_none() {
+                    running.reply_deadline = Some(tokio::time::Instant::now() + NO_REPLY_GRACE);
+                }
             }
             running.push(event, self.options.max_pending_events);
         }

@@ -150,6 +150,9 @@ pub enum EndCause {
     Restarted,
     /// The kernel was shut down before it finished (or before its turn).
     ShutDown,
+    /// The kernel went idle but never sent its `execute_reply` (ipykernel drops it when an
+    /// interrupt lands while it is finishing the run).
+    NoReply,
 }
 
 /// The last event of every execution.

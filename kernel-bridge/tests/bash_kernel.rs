@@ -3,7 +3,9 @@
 
 mod support;
 
-use kernel_bridge::{ExecutionEvent, ExecutionRequest, ExecutionStatus, Output};
+use kernel_bridge::{
+    EndCause, Execution, ExecutionEvent, ExecutionRequest, ExecutionStatus, KernelStatus, Output,
+};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,28 +40,54 @@ async fn a_failing_command_is_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bash_can_be_interrupted_and_queued() {
     let (kernel, _dir) = start("bash").await;
-    let mut sleeping = kernel.execute(ExecutionRequest::new("echo sleeping; sleep 60")).await.expect("sleep");
+    // The subshell prints the marker itself, so by then it is the terminal's foreground job
+    // and the Ctrl-C that bash_kernel sends reaches it. With `echo sleeping; sleep 60` the
+    // Ctrl-C could land while bash was still starting `sleep`, and was lost.
+    let mut sleeping =
+        kernel.execute(ExecutionRequest::new("(echo sleeping; sleep 60)")).await.expect("sleep");
     let after = kernel.execute(ExecutionRequest::new("echo after")).await.expect("queued");
-    while let Some(event) = within(sleeping.next_event()).await {
-        if matches!(event, ExecutionEvent::Output(Output::Stream { .. })) {
-            break;
-        }
-    }
-    // bash_kernel turns SIGINT into a Ctrl-C on its bash's terminal only while it waits for
-    // the command; a signal that lands just before (while it is still sending "sleeping")
-    // is lost. Interrupt again until the run ends, as a user would press the button again.
+    wait_for_output(&mut sleeping).await;
+    kernel.interrupt().await.expect("interrupt");
+    let rest = within(sleeping.collect()).await;
+    assert_eq!(end(&rest).cause, EndCause::Reply, "{rest:#?}");
+    assert_eq!(stdout(&within(after.collect()).await), "after\n");
+    kernel.shutdown().await.expect("shutdown");
+}
+
+/// ipykernel sends no `execute_reply` when a second interrupt lands while bash_kernel is
+/// still waiting for its shell to come back from the first; the kernel only goes idle. The
+/// execution must end anyway, or it and everything queued behind it would wait forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_the_kernel_never_answers_ends_after_it_went_idle() {
+    let (kernel, _dir) = start("bash").await;
+    // The shell and its `sleep` ignore Ctrl-C, so the first interrupt leaves bash_kernel
+    // waiting for the prompt and the next one escapes its handler.
+    let code = "trap '' INT; echo stubborn; sleep 60";
+    let mut stubborn = kernel.execute(ExecutionRequest::new(code)).await.expect("execute");
+    wait_for_output(&mut stubborn).await;
     let mut rest = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..30 {
         kernel.interrupt().await.expect("interrupt");
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
-        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, sleeping.next_event()).await {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, stubborn.next_event()).await {
             rest.push(event);
         }
         if matches!(rest.last(), Some(ExecutionEvent::Finished(_))) {
             break;
         }
     }
-    assert!(matches!(rest.last(), Some(ExecutionEvent::Finished(_))), "{rest:#?}");
-    assert_eq!(stdout(&within(after.collect()).await), "after\n");
+    let end = end(&rest);
+    assert_eq!((end.status, &end.cause), (ExecutionStatus::Error, &EndCause::NoReply), "{rest:#?}");
+    assert!(rest.contains(&ExecutionEvent::Status { status: KernelStatus::Idle }), "{rest:#?}");
     kernel.shutdown().await.expect("shutdown");
+}
+
+/// Reads events until the first output: the code is running.
+async fn wait_for_output(execution: &mut Execution) {
+    while let Some(event) = within(execution.next_event()).await {
+        if matches!(event, ExecutionEvent::Output(Output::Stream { .. })) {
+            return;
+        }
+    }
+    panic!("the execution ended before printing anything");
 }

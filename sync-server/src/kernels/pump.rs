@@ -366,6 +366,7 @@ fn describe(cause: &EndCause) -> String {
         EndCause::KernelDied { cause } => format!("the kernel died: {cause}"),
         EndCause::Restarted => "the kernel was restarted".into(),
         EndCause::ShutDown => "the kernel was shut down".into(),
+        EndCause::NoReply => "the kernel stopped without reporting how the run ended".into(),
     }
 }
 
