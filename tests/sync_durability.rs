@@ -11,15 +11,6 @@ use support::fixture::*;
 use support::server::*;
 use support::yclient::{Kind, YClient};
 
-fn cell_ids(dump: &Value) -> Vec<String> {
-    dump["notebook"]["cells"]
-        .as_array()
-        .expect("cells")
-        .iter()
-        .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 /// Asserts that a client's notebook has exactly `expected` cells, none of them twice.
 fn assert_no_duplicates(dump: &Value, expected: usize, who: &str) {
     let ids = cell_ids(dump);

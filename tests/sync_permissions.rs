@@ -58,13 +58,6 @@ fn alice_cell(dump: &Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn cell_ids(dump: &Value) -> Vec<String> {
-    dump["notebook"]["cells"]
-        .as_array()
-        .map(|cells| cells.iter().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
-
 /// Alice writes her cell (and Bob his), as seen by everyone.
 fn start(fx: &Fixture) -> (YClient, YClient) {
     let mut alice = fx.client(Kind::Js, "alice", &fx.alice);

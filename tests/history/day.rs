@@ -2,6 +2,7 @@
 //! chosen moment, and the timeline tells the day's story.
 
 use super::*;
+use crate::support::fixture::{cell_ids, ids};
 
 #[test]
 fn time_travel_shows_each_moment_of_a_day_on_sqlite() {
@@ -123,15 +124,13 @@ fn time_travel_shows_each_moment_of_a_day(backend: Backend) {
         h.at(time);
         act(&mut a, &mut b);
         h.settled(cell, source);
-        // Moves and deletions change no source: wait for the cell count too.
+        // Moves and deletions change no source: wait until the server and both clients
+        // also agree on which cells there are, in which order.
         let deadline = Instant::now() + PATIENCE;
         let exported = loop {
             let exported = h.export(alice, "");
-            let (dump_a, dump_b) = (a.dump(), b.dump());
-            let count = exported["cells"].as_array().map_or(0, Vec::len);
-            if count == dump_a["notebook"]["cells"].as_array().map_or(0, Vec::len)
-                && count == dump_b["notebook"]["cells"].as_array().map_or(0, Vec::len)
-            {
+            let order = ids(&exported["cells"]);
+            if order == cell_ids(&a.dump()) && order == cell_ids(&b.dump()) {
                 break exported;
             }
             assert!(Instant::now() < deadline, "clients and server never agreed after {time}");

@@ -82,6 +82,16 @@ pub fn cells(dump: &Value) -> Value {
     dump["notebook"]["cells"].clone()
 }
 
+/// The cell ids of a client's dump, in notebook order.
+pub fn cell_ids(dump: &Value) -> Vec<String> {
+    ids(&dump["notebook"]["cells"])
+}
+
+/// The ids of a list of cells (a dump's or an exported notebook's), in order.
+pub fn ids(cells: &Value) -> Vec<String> {
+    cells.as_array().into_iter().flatten().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect()
+}
+
 /// The stored notebook in the dump's shape (nbformat cells without execution_state).
 pub fn stored_cells(doc: &doc_model::NotebookDoc) -> Value {
     let exported = doc_model::ipynb::export(&doc.read(), &Default::default());
