@@ -15,7 +15,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 use yrs::encoding::read::Cursor;
 use yrs::sync::{Message, MessageReader, SyncMessage};
 use yrs::updates::decoder::DecoderV1;
@@ -26,7 +25,7 @@ use crate::app::AppState;
 use crate::auth::MaybeUser;
 use crate::error::ApiError;
 use crate::metrics::METRICS;
-use crate::rooms::{Closer, JoinError, Outbox, Peer, RoomHandle, RoomMsg, close};
+use crate::rooms::{Closer, Frames, JoinError, Outbox, Peer, RoomHandle, RoomMsg, close};
 use crate::store::NotebookId;
 
 /// Extra bytes the WebSocket layer accepts beyond the configured limit, so an oversized
@@ -74,9 +73,9 @@ pub async fn upgrade(
 /// Runs one connection until it closes.
 async fn serve(socket: WebSocket, state: AppState, id: NotebookId, peer: Peer) {
     let _open = state.connections.token();
-    let (frames_tx, frames_rx) = mpsc::channel(state.config.outbound_queue.max(1));
+    let frames = Frames::new(state.config.outbound_queue);
     let closer = Closer::default();
-    let outbox = Outbox { frames: frames_tx, closer: closer.clone() };
+    let outbox = Outbox { frames: frames.clone(), closer: closer.clone() };
     let conn_id = peer.conn_id;
     let (sink, stream) = socket.split();
     let room = match state.rooms.join(id, peer, outbox.clone()).await {
@@ -87,15 +86,13 @@ async fn serve(socket: WebSocket, state: AppState, id: NotebookId, peer: Peer) {
                 JoinError::Closing => close::GOING_AWAY,
             };
             closer.close(code, e.to_string());
-            write_loop(sink, frames_rx, closer, Arc::new(AtomicU32::new(0)), state.config.ping_interval())
-                .await;
+            write_loop(sink, frames, closer, Arc::new(AtomicU32::new(0)), state.config.ping_interval()).await;
             return;
         }
     };
     METRICS.connections.fetch_add(1, Ordering::Relaxed);
     let missed_pongs = Arc::new(AtomicU32::new(0));
-    let writer =
-        write_loop(sink, frames_rx, closer.clone(), missed_pongs.clone(), state.config.ping_interval());
+    let writer = write_loop(sink, frames, closer.clone(), missed_pongs.clone(), state.config.ping_interval());
     let reader = read_loop(stream, &room, conn_id, &outbox, missed_pongs, state.config.max_message_bytes);
     tokio::pin!(writer);
     tokio::pin!(reader);
@@ -229,7 +226,7 @@ fn refuse_edits_while_paused(messages: Vec<Message>, room: &RoomHandle, outbox: 
 /// Sends queued frames and pings until a close is requested, then sends the close frame.
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
-    mut frames: mpsc::Receiver<Bytes>,
+    frames: Frames,
     closer: Closer,
     missed_pongs: Arc<AtomicU32>,
     ping_every: Duration,
@@ -239,10 +236,7 @@ async fn write_loop(
         let outgoing = tokio::select! {
             biased;
             _ = closer.requested() => break,
-            frame = frames.recv() => match frame {
-                Some(frame) => WsMessage::Binary(frame),
-                None => break,
-            },
+            frame = frames.next() => WsMessage::Binary(frame),
             _ = ping.tick() => {
                 if missed_pongs.fetch_add(1, Ordering::Relaxed) >= 2 {
                     closer.close(close::PING_TIMEOUT, "no pong received; connection presumed dead");

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use committer::{CommitError, Committer};
-pub use peer::{Closer, Outbox, Peer, close};
+pub use peer::{Closer, Frames, Outbox, Peer, close};
 pub use room::{
     Authorizer, CheckpointHook, JoinError, Loaded, NotebookPolicy, RoomConfig, RoomMsg, ServerEditFn,
     UserEditFn, load,
