@@ -66,19 +66,28 @@ pub async fn upgrade(
         .write_buffer_size(IO_BUFFER)
         .max_message_size(limit + SLACK)
         .max_frame_size(limit + SLACK)
-        .on_upgrade(move |socket| serve(socket, state, id, peer))
+        // Split here: the socket itself would stay in the connection's future for its life.
+        .on_upgrade(move |socket| {
+            let (sink, stream) = socket.split();
+            serve(sink, stream, state, id, peer)
+        })
         .into_response())
 }
 
+type Sink = futures_util::stream::SplitSink<WebSocket, WsMessage>;
+type Stream = futures_util::stream::SplitStream<WebSocket>;
+
 /// Runs one connection until it closes.
-async fn serve(socket: WebSocket, state: AppState, id: NotebookId, peer: Peer) {
+///
+/// Every idle connection keeps this future, so what happens only at its start and end
+/// (joining, refusing, the last wait for the writer) is boxed and lives only meanwhile.
+async fn serve(sink: Sink, stream: Stream, state: AppState, id: NotebookId, peer: Peer) {
     let _open = state.connections.token();
     let frames = Frames::new(state.config.outbound_queue);
     let closer = Closer::default();
     let outbox = Outbox { frames: frames.clone(), closer: closer.clone() };
     let conn_id = peer.conn_id;
-    let (sink, stream) = socket.split();
-    let room = match state.rooms.join(id, peer, outbox.clone()).await {
+    let room = match Box::pin(state.rooms.join(id, peer, outbox.clone())).await {
         Ok(room) => room,
         Err(e) => {
             let code = match e {
@@ -86,7 +95,8 @@ async fn serve(socket: WebSocket, state: AppState, id: NotebookId, peer: Peer) {
                 JoinError::Closing => close::GOING_AWAY,
             };
             closer.close(code, e.to_string());
-            write_loop(sink, frames, closer, Arc::new(AtomicU32::new(0)), state.config.ping_interval()).await;
+            let missed_pongs = Arc::new(AtomicU32::new(0));
+            Box::pin(write_loop(sink, frames, closer, missed_pongs, state.config.ping_interval())).await;
             return;
         }
     };
@@ -100,16 +110,16 @@ async fn serve(socket: WebSocket, state: AppState, id: NotebookId, peer: Peer) {
         _ = &mut writer => {}
         _ = &mut reader => {
             closer.close(close::NORMAL, "");
-            let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
+            let _ = Box::pin(tokio::time::timeout(Duration::from_secs(5), &mut writer)).await;
         }
     }
-    room.send(RoomMsg::Leave { conn_id }).await;
+    Box::pin(room.send(RoomMsg::Leave { conn_id })).await;
     METRICS.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Reads frames until the client leaves or breaks the protocol.
 async fn read_loop(
-    mut stream: futures_util::stream::SplitStream<WebSocket>,
+    mut stream: Stream,
     room: &RoomHandle,
     conn_id: u64,
     outbox: &Outbox,
@@ -225,7 +235,7 @@ fn refuse_edits_while_paused(messages: Vec<Message>, room: &RoomHandle, outbox: 
 
 /// Sends queued frames and pings until a close is requested, then sends the close frame.
 async fn write_loop(
-    mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    mut sink: Sink,
     frames: Frames,
     closer: Closer,
     missed_pongs: Arc<AtomicU32>,
@@ -254,11 +264,12 @@ async fn write_loop(
     }
     let (code, reason) = closer.reason().unwrap_or((close::NORMAL, String::new()));
     let frame = CloseFrame { code, reason: Utf8Bytes::from(truncate(&reason, 120)) };
-    // Bounded: a peer that stopped reading cannot take the close frame either.
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+    // Bounded: a peer that stopped reading cannot take the close frame either. Boxed, as
+    // it happens once, at the end.
+    let _ = Box::pin(tokio::time::timeout(Duration::from_secs(2), async {
         let _ = sink.send(WsMessage::Close(Some(frame))).await;
         let _ = sink.close().await;
-    })
+    }))
     .await;
 }
 

@@ -54,9 +54,15 @@ pub struct RoomHandle {
 }
 
 impl RoomHandle {
-    /// Sends a message to the room; `false` if the room has stopped.
+    /// Sends a message to the room; `false` if the room has stopped. Waits while the
+    /// room's inbox is full; that wait is boxed, since every connection's read loop would
+    /// otherwise carry its state while idle.
     pub async fn send(&self, msg: RoomMsg) -> bool {
-        self.tx.send(msg).await.is_ok()
+        match self.tx.try_send(msg) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(msg)) => Box::pin(self.tx.send(msg)).await.is_ok(),
+        }
     }
 
     /// Whether the room currently accepts edits.

@@ -281,31 +281,36 @@ impl Room {
         ctx: RoomContext,
         on_exit: impl FnOnce(),
     ) {
+        // Opening is boxed and the room lives in a box of its own: the task's future then
+        // holds only what serving needs, not the loading's leftovers, for the room's life.
+        let mut room = match Box::pin(Self::open(id, ctx)).await {
+            Ok(room) => room,
+            Err(e) => {
+                tracing::warn!(notebook = %id, error = %e, "cannot load notebook");
+                on_exit();
+                refuse_all(&mut inbox, JoinError::Unavailable(e.to_string()));
+                return;
+            }
+        };
+        METRICS.rooms.fetch_add(1, Ordering::Relaxed);
+        room.serve(&mut inbox).await;
+        METRICS.rooms.fetch_sub(1, Ordering::Relaxed);
+        on_exit();
+        refuse_all(&mut inbox, JoinError::Closing);
+    }
+
+    /// Loads the notebook and its rules into a new room, checkpoints a long tail, shows
+    /// the notebook's mode in the document and commits what that changed.
+    async fn open(id: NotebookId, ctx: RoomContext) -> StoreResult<Box<Room>> {
         let RoomContext { store, committer, config, accepting, shutdown, runs } = ctx;
         let mut structure = Structure::new();
-        // Boxed, like the handlers in `serve`: loading is over before the room idles.
-        let loaded = match Box::pin(load_rules(&store, id)).await {
-            Ok(rules) => {
-                let own_id = unbound_client_id(&rules.1);
-                Box::pin(load_with(&store, id, Some(&mut structure), Some(own_id)))
-                    .await
-                    .map(|loaded| (loaded, rules))
-            }
-            Err(e) => Err(e),
-        };
-        let (Loaded { doc, last_seq, replayed, checkpoint_bytes, tail_bytes }, (policy, bindings, names)) =
-            match loaded {
-                Ok(loaded) => loaded,
-                Err(e) => {
-                    tracing::warn!(notebook = %id, error = %e, "cannot load notebook");
-                    on_exit();
-                    refuse_all(&mut inbox, JoinError::Unavailable(e.to_string()));
-                    return;
-                }
-            };
-        METRICS.rooms.fetch_add(1, Ordering::Relaxed);
+        let rules = load_rules(&store, id).await?;
+        let own_id = unbound_client_id(&rules.1);
+        let Loaded { doc, last_seq, replayed, checkpoint_bytes, tail_bytes } =
+            load_with(&store, id, Some(&mut structure), Some(own_id)).await?;
+        let (policy, bindings, names) = rules;
         let awareness = Awareness::new(doc.doc().clone());
-        let mut room = Room {
+        let mut room = Box::new(Room {
             id,
             doc,
             structure,
@@ -327,7 +332,7 @@ impl Room {
             accepting,
             shutdown,
             deleted: false,
-        };
+        });
         // A long tail means the last checkpoint is far behind: write one now, so the next
         // load is fast again.
         if replayed as u64 >= room.config.checkpoint_every {
@@ -339,11 +344,8 @@ impl Room {
         if let Some(runs) = runs {
             room.settle_stale_runs(&runs(id));
         }
-        Box::pin(room.flush()).await;
-        room.serve(&mut inbox).await;
-        METRICS.rooms.fetch_sub(1, Ordering::Relaxed);
-        on_exit();
-        refuse_all(&mut inbox, JoinError::Closing);
+        room.flush().await;
+        Ok(room)
     }
 
     /// The handlers' futures are boxed: they live only while a message is handled, and
