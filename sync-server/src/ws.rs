@@ -32,8 +32,12 @@ use crate::store::NotebookId;
 /// message is seen whole and answered with 4413 rather than a transport error.
 const SLACK: usize = 64 * 1024;
 
-/// Initial read and write buffer of a connection.
-const IO_BUFFER: usize = 4 * 1024;
+/// A connection's read buffer: tungstenite allocates it up front and keeps it, so every idle
+/// connection holds it. Typing sends frames of tens of bytes; a larger frame makes the
+/// buffer grow for it.
+const READ_BUFFER: usize = 1024;
+/// How much tungstenite may buffer before it writes (each send also flushes).
+const WRITE_BUFFER: usize = 4 * 1024;
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -62,8 +66,8 @@ pub async fn upgrade(
     Ok(ws
         // tungstenite's 128 KiB default buffers per connection would make an idle room with
         // two clients cost over 256 KiB; small ones grow as big messages need.
-        .read_buffer_size(IO_BUFFER)
-        .write_buffer_size(IO_BUFFER)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limit + SLACK)
         .max_frame_size(limit + SLACK)
         // Split here: the socket itself would stay in the connection's future for its life.
