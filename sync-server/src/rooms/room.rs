@@ -277,7 +277,7 @@ impl Room {
     /// once the room has left the registry's map, before pending joins are turned away.
     pub(super) async fn run(
         id: NotebookId,
-        mut inbox: mpsc::Receiver<RoomMsg>,
+        mut inbox: mpsc::Receiver<Box<RoomMsg>>,
         ctx: RoomContext,
         on_exit: impl FnOnce(),
     ) {
@@ -350,7 +350,7 @@ impl Room {
 
     /// The handlers' futures are boxed: they live only while a message is handled, and
     /// inline they would make every idle room's task several KB bigger.
-    async fn serve(&mut self, inbox: &mut mpsc::Receiver<RoomMsg>) {
+    async fn serve(&mut self, inbox: &mut mpsc::Receiver<Box<RoomMsg>>) {
         let mut evict_at = Some(Instant::now() + self.config.grace);
         let mut checkpoint_at: Option<Instant> = None;
         loop {
@@ -366,10 +366,10 @@ impl Room {
                 written = checkpoint_written(&mut self.checkpointing) => self.took_checkpoint(written),
                 msg = inbox.recv() => {
                     let Some(first) = msg else { break };
-                    let mut turn = vec![first];
+                    let mut turn = vec![*first];
                     while turn.len() < MAX_TURN {
                         match inbox.try_recv() {
-                            Ok(m) => turn.push(m),
+                            Ok(m) => turn.push(*m),
                             Err(_) => break,
                         }
                     }
@@ -560,10 +560,10 @@ fn encode(message: &Message) -> Bytes {
 
 /// Turns away joins still queued for a room that is gone; their callers retry with a new
 /// room.
-fn refuse_all(inbox: &mut mpsc::Receiver<RoomMsg>, error: JoinError) {
+fn refuse_all(inbox: &mut mpsc::Receiver<Box<RoomMsg>>, error: JoinError) {
     inbox.close();
     while let Ok(msg) = inbox.try_recv() {
-        match msg {
+        match *msg {
             RoomMsg::Join { reply, outbox, .. } => {
                 // The joiner normally retries; if it is gone, close its connection here.
                 let refused = reply.send(Err(error.clone()));
