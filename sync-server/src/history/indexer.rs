@@ -20,7 +20,7 @@ use serde_json::Value;
 use yrs::{ReadTxn, Transact};
 
 use super::{History, HistoryError};
-use crate::state_writes::Share;
+use crate::state_writes::{Share, worth_rewriting};
 use crate::store::{ClockSpan, HistoryBatch, HistoryEventRow, LoggedUpdate, NotebookId, Seq};
 
 /// Updates indexed per step (one read, one transaction).
@@ -210,7 +210,7 @@ impl IndexState {
             // its size, or encoding snapshots would cost more than everything else.
             self.sizes.since += update.data.len();
             if update.seq % SNAPSHOT_EVERY == 0
-                && crate::state_writes::worth_rewriting(self.sizes.since, self.sizes.state, Share::Quarter)
+                && worth_rewriting(self.sizes.since, self.sizes.state, Share::Quarter)
             {
                 let state = self.replayer.doc().encode_state();
                 self.sizes = StateSizes { state: state.len(), since: 0 };

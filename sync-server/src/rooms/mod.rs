@@ -35,16 +35,12 @@ pub enum EditError {
     ShuttingDown,
 }
 
+use self::room::InboxSender;
 use crate::store::{DynStore, NotebookId, StoreResult};
 
 /// Capacity of a room's inbox. A full inbox makes connections wait (TCP backpressure)
 /// rather than drop anything.
 const INBOX: usize = 1024;
-
-/// The sending side of a room's inbox. Messages travel boxed: tokio allocates an inbox's
-/// first block of 32 slots when it is created, and with 8-byte slots an idle room keeps
-/// 256 bytes for it instead of 2 KB.
-type InboxSender = mpsc::Sender<Box<RoomMsg>>;
 
 /// How often a join retries when it meets a room that is closing.
 const JOIN_ATTEMPTS: usize = 5;
@@ -122,7 +118,7 @@ impl Rooms {
             }
             let handle = self.room(id);
             let (reply, rx) = oneshot::channel();
-            let join = RoomMsg::Join { peer: Box::new(peer.clone()), outbox: outbox.clone(), reply };
+            let join = RoomMsg::Join { peer: peer.clone(), outbox: outbox.clone(), reply };
             if !handle.send(join).await {
                 self.forget(id, handle.generation);
                 continue;
@@ -254,7 +250,7 @@ impl Rooms {
             let edit = UserEditFn(Box::new(move |doc| {
                 let _ = reply.send(run(doc));
             }));
-            if !handle.send(RoomMsg::EditAs { user: Box::new(user.clone()), edit }).await {
+            if !handle.send(RoomMsg::EditAs { user: user.clone(), edit }).await {
                 self.forget(id, handle.generation);
                 continue;
             }
