@@ -1,12 +1,11 @@
 //! The WebSocket endpoint `GET /ws/{notebook_id}`: the standard y-websocket protocol.
 //!
 //! Authentication and access are settled on the upgrade request (401/403/404 before any
-//! WebSocket exists). After that each connection is two loops: the reader decodes frames
-//! into y-protocol messages (several per frame) and hands them to the room; the writer
-//! sends what the room queued, pings, and the close frame with its code and reason.
+//! WebSocket exists). After that each connection is one loop that, in turn, decodes the
+//! client's frames into y-protocol messages (several per frame) for the room, and sends
+//! what the room queued, pings, and at the end the close frame with its code and reason.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -15,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use yrs::encoding::read::Cursor;
 use yrs::sync::{Message, MessageReader, SyncMessage};
 use yrs::updates::decoder::DecoderV1;
@@ -63,6 +63,9 @@ pub async fn upgrade(
     };
     let peer = Peer { conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed), user, access };
     let limit = state.config.max_message_bytes;
+    // One box for everything joining needs: axum keeps the callback's captures in the
+    // connection's task for its whole life.
+    let start = Box::new(Start { state, id, peer });
     Ok(ws
         // tungstenite's 128 KiB default buffers per connection would make an idle room with
         // two clients cost over 256 KiB; small ones grow as big messages need.
@@ -70,109 +73,205 @@ pub async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limit + SLACK)
         .max_frame_size(limit + SLACK)
-        // Split here: the socket itself would stay in the connection's future for its life.
-        .on_upgrade(move |socket| {
-            let (sink, stream) = socket.split();
-            serve(sink, stream, state, id, peer)
-        })
+        .on_upgrade(move |socket| serve(socket, start))
         .into_response())
 }
 
-type Sink = futures_util::stream::SplitSink<WebSocket, WsMessage>;
-type Stream = futures_util::stream::SplitStream<WebSocket>;
+/// What a connection joins with.
+struct Start {
+    state: AppState,
+    id: NotebookId,
+    peer: Peer,
+}
+
+/// A connection that joined its room.
+struct Live {
+    room: RoomHandle,
+    outbox: Outbox,
+    conn_id: u64,
+    ping_every: Duration,
+    limit: usize,
+    /// Shutdown waits for open connections to send their close frames.
+    _open: TaskTrackerToken,
+}
+
+/// How a connection's loop ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The close frame can be sent.
+    Writable,
+    /// A send to the client failed or was stuck (it stopped reading): no close frame
+    /// would get through, so the connection is just dropped.
+    Stuck,
+}
+
+/// What the connection does after a frame from the client.
+enum Next {
+    Continue,
+    /// Hand these messages to the room.
+    Forward(Vec<Message>),
+    /// The client closed or broke the protocol (the closer says how to answer).
+    Stop,
+}
 
 /// Runs one connection until it closes.
 ///
-/// Every idle connection keeps this future, so what happens only at its start and end
-/// (joining, refusing, the last wait for the writer) is boxed and lives only meanwhile.
-async fn serve(sink: Sink, stream: Stream, state: AppState, id: NotebookId, peer: Peer) {
+/// One task reads and writes the socket in turn: it is not split, which would put it
+/// behind a lock of its own, and every idle connection keeps this future, so what happens
+/// only at the start and the end (joining, the close frame, leaving) is boxed and lives
+/// only meanwhile. Not an `async fn`: that would keep the socket twice, as its argument
+/// and as the local it moves into.
+#[allow(clippy::manual_async_fn)]
+fn serve(mut socket: WebSocket, start: Box<Start>) -> impl Future<Output = ()> {
+    async move {
+        let joined = Box::pin(join(start)).await;
+        match &joined {
+            Ok(live) => {
+                METRICS.connections.fetch_add(1, Ordering::Relaxed);
+                let ended = live.run(&mut socket).await;
+                live.room.send(RoomMsg::Leave { conn_id: live.conn_id }).await;
+                METRICS.connections.fetch_sub(1, Ordering::Relaxed);
+                if ended == Ended::Writable {
+                    Box::pin(send_close(&mut socket, &live.outbox.closer)).await;
+                }
+            }
+            Err(closer) => Box::pin(send_close(&mut socket, closer)).await,
+        }
+    }
+}
+
+/// Joins the connection's room; a refusal is the close to send.
+async fn join(start: Box<Start>) -> Result<Live, Closer> {
+    let Start { state, id, peer } = *start;
     let _open = state.connections.token();
-    let frames = Frames::new(state.config.outbound_queue);
-    let closer = Closer::default();
-    let outbox = Outbox { frames: frames.clone(), closer: closer.clone() };
+    let outbox = Outbox { frames: Frames::new(state.config.outbound_queue), closer: Closer::default() };
     let conn_id = peer.conn_id;
-    let room = match Box::pin(state.rooms.join(id, peer, outbox.clone())).await {
-        Ok(room) => room,
+    match state.rooms.join(id, peer, outbox.clone()).await {
+        Ok(room) => Ok(Live {
+            room,
+            outbox,
+            conn_id,
+            ping_every: state.config.ping_interval(),
+            limit: state.config.max_message_bytes,
+            _open,
+        }),
         Err(e) => {
             let code = match e {
                 JoinError::Unavailable(_) => close::INTERNAL,
                 JoinError::Closing => close::GOING_AWAY,
             };
-            closer.close(code, e.to_string());
-            let missed_pongs = Arc::new(AtomicU32::new(0));
-            Box::pin(write_loop(sink, frames, closer, missed_pongs, state.config.ping_interval())).await;
-            return;
-        }
-    };
-    METRICS.connections.fetch_add(1, Ordering::Relaxed);
-    let missed_pongs = Arc::new(AtomicU32::new(0));
-    let writer = write_loop(sink, frames, closer.clone(), missed_pongs.clone(), state.config.ping_interval());
-    let reader = read_loop(stream, &room, conn_id, &outbox, missed_pongs, state.config.max_message_bytes);
-    tokio::pin!(writer);
-    tokio::pin!(reader);
-    tokio::select! {
-        _ = &mut writer => {}
-        _ = &mut reader => {
-            closer.close(close::NORMAL, "");
-            let _ = Box::pin(tokio::time::timeout(Duration::from_secs(5), &mut writer)).await;
+            outbox.closer.close(code, e.to_string());
+            Err(outbox.closer)
         }
     }
-    Box::pin(room.send(RoomMsg::Leave { conn_id })).await;
-    METRICS.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Reads frames until the client leaves or breaks the protocol.
-async fn read_loop(
-    mut stream: Stream,
-    room: &RoomHandle,
-    conn_id: u64,
-    outbox: &Outbox,
-    missed_pongs: Arc<AtomicU32>,
-    limit: usize,
-) {
-    while let Some(frame) = stream.next().await {
+impl Live {
+    /// Passes frames between the client and the room until either side ends it: the room
+    /// by a close request (its code goes out in the close frame), the client by closing,
+    /// going away or breaking the protocol.
+    async fn run(&self, socket: &mut WebSocket) -> Ended {
+        let closer = &self.outbox.closer;
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.ping_every, self.ping_every);
+        let mut missed_pongs = 0u32;
+        loop {
+            if closer.is_requested() {
+                return Ended::Writable;
+            }
+            // Not biased: a client that keeps sending must not keep its own updates from
+            // it, nor a busy room keep its pongs from being read.
+            let outgoing = tokio::select! {
+                _ = closer.requested() => return Ended::Writable,
+                frame = self.outbox.frames.next() => WsMessage::Binary(frame),
+                _ = ping.tick() => {
+                    if missed_pongs >= 2 {
+                        closer.close(close::PING_TIMEOUT, "no pong received; connection presumed dead");
+                        return Ended::Writable;
+                    }
+                    missed_pongs += 1;
+                    WsMessage::Ping(Bytes::new())
+                }
+                frame = socket.next() => {
+                    if let Some(Ok(WsMessage::Pong(_))) = frame {
+                        missed_pongs = 0;
+                    }
+                    match self.received(frame) {
+                        Next::Continue => continue,
+                        Next::Stop => return Ended::Writable,
+                        Next::Forward(messages) => {
+                            if !self.room.send(RoomMsg::Messages { conn_id: self.conn_id, messages }).await {
+                                closer.close(close::GOING_AWAY, "room closed; reconnect");
+                                return Ended::Writable;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            // A client that stopped reading can block this send forever; a close request
+            // (e.g. 4429 from the room) abandons it and drops the connection.
+            tokio::select! {
+                result = socket.send(outgoing) => if result.is_err() { return Ended::Stuck },
+                _ = closer.requested() => return Ended::Stuck,
+            }
+        }
+    }
+
+    /// Takes one frame from the client (`None`: it went away).
+    fn received(&self, frame: Option<Result<WsMessage, axum::Error>>) -> Next {
+        let (closer, limit) = (&self.outbox.closer, self.limit);
         let data = match frame {
-            Ok(WsMessage::Binary(data)) => data,
-            Ok(WsMessage::Pong(_)) => {
-                missed_pongs.store(0, Ordering::Relaxed);
-                continue;
+            Some(Ok(WsMessage::Binary(data))) => data,
+            Some(Ok(WsMessage::Pong(_) | WsMessage::Ping(_))) => return Next::Continue,
+            None | Some(Ok(WsMessage::Close(_))) => {
+                closer.close(close::NORMAL, "");
+                return Next::Stop;
             }
-            Ok(WsMessage::Ping(_)) => continue,
-            Ok(WsMessage::Close(_)) => return,
-            Ok(WsMessage::Text(_)) => {
-                outbox.closer.close(close::MALFORMED, "text frames are not part of the y-websocket protocol");
-                return;
+            Some(Ok(WsMessage::Text(_))) => {
+                closer.close(close::MALFORMED, "text frames are not part of the y-websocket protocol");
+                return Next::Stop;
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 let text = e.to_string();
                 if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-                    outbox.closer.close(close::TOO_LARGE, format!("message larger than {limit} bytes"));
+                    closer.close(close::TOO_LARGE, format!("message larger than {limit} bytes"));
                 } else {
-                    tracing::debug!(conn = conn_id, error = %e, "websocket read error");
+                    tracing::debug!(conn = self.conn_id, error = %e, "websocket read error");
+                    closer.close(close::NORMAL, "");
                 }
-                return;
+                return Next::Stop;
             }
         };
         if data.len() > limit {
-            outbox.closer.close(
+            closer.close(
                 close::TOO_LARGE,
                 format!("message of {} bytes is larger than {limit} bytes", data.len()),
             );
-            return;
+            return Next::Stop;
         }
         let messages = match decode_frame(&data) {
             Ok(messages) => messages,
             Err(reason) => {
-                outbox.closer.close(close::MALFORMED, reason);
-                return;
+                closer.close(close::MALFORMED, reason);
+                return Next::Stop;
             }
         };
-        let messages = refuse_edits_while_paused(messages, room, outbox);
-        if !messages.is_empty() && !room.send(RoomMsg::Messages { conn_id, messages }).await {
-            outbox.closer.close(close::GOING_AWAY, "room closed; reconnect");
-            return;
-        }
+        let messages = refuse_edits_while_paused(messages, &self.room, &self.outbox);
+        if messages.is_empty() { Next::Continue } else { Next::Forward(messages) }
     }
+}
+
+/// Sends the close frame with the code and reason the closer holds.
+async fn send_close(socket: &mut WebSocket, closer: &Closer) {
+    let (code, reason) = closer.reason().unwrap_or((close::NORMAL, String::new()));
+    let frame = CloseFrame { code, reason: Utf8Bytes::from(truncate(&reason, 120)) };
+    // Bounded: a peer that stopped reading cannot take the close frame either.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = socket.send(WsMessage::Close(Some(frame))).await;
+        let _ = socket.close().await;
+    })
+    .await;
 }
 
 /// Decodes every y-protocol message of a frame.
@@ -235,46 +334,6 @@ fn refuse_edits_while_paused(messages: Vec<Message>, room: &RoomHandle, outbox: 
         outbox.send(Bytes::from(notice.encode_v1()));
     }
     rest
-}
-
-/// Sends queued frames and pings until a close is requested, then sends the close frame.
-async fn write_loop(
-    mut sink: Sink,
-    frames: Frames,
-    closer: Closer,
-    missed_pongs: Arc<AtomicU32>,
-    ping_every: Duration,
-) {
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-    loop {
-        let outgoing = tokio::select! {
-            biased;
-            _ = closer.requested() => break,
-            frame = frames.next() => WsMessage::Binary(frame),
-            _ = ping.tick() => {
-                if missed_pongs.fetch_add(1, Ordering::Relaxed) >= 2 {
-                    closer.close(close::PING_TIMEOUT, "no pong received; connection presumed dead");
-                    break;
-                }
-                WsMessage::Ping(Bytes::new())
-            }
-        };
-        // A client that stopped reading can block this send forever; a close request
-        // (e.g. 4429 from the room) abandons it and drops the connection.
-        tokio::select! {
-            result = sink.send(outgoing) => if result.is_err() { return },
-            _ = closer.requested() => return,
-        }
-    }
-    let (code, reason) = closer.reason().unwrap_or((close::NORMAL, String::new()));
-    let frame = CloseFrame { code, reason: Utf8Bytes::from(truncate(&reason, 120)) };
-    // Bounded: a peer that stopped reading cannot take the close frame either. Boxed, as
-    // it happens once, at the end.
-    let _ = Box::pin(tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = sink.send(WsMessage::Close(Some(frame))).await;
-        let _ = sink.close().await;
-    }))
-    .await;
 }
 
 /// Close reasons must fit a control frame (125 bytes); cut on a character boundary.

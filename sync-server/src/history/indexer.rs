@@ -50,6 +50,17 @@ impl History {
     /// Indexes everything logged so far that is not indexed yet; returns the progress.
     pub async fn catch_up(&self, notebook: NotebookId) -> Result<Seq, HistoryError> {
         let lock = self.lock_for(notebook);
+        let caught_up = self.catch_up_locked(notebook, &lock).await;
+        drop(lock);
+        self.forget_if_cold(notebook);
+        caught_up
+    }
+
+    async fn catch_up_locked(
+        &self,
+        notebook: NotebookId,
+        lock: &tokio::sync::Mutex<Option<Warm>>,
+    ) -> Result<Seq, HistoryError> {
         let mut warm = lock.lock().await;
         'again: loop {
             let progress = self.store.history_progress(notebook).await?;

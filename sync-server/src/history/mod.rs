@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::store::{Checkpoint, DynStore, LoggedUpdate, NotebookId, Seq, StoreError, Timestamp};
 
@@ -56,6 +56,10 @@ pub struct History {
     /// Notebooks whose state is kept warm, most recently indexed first; at most
     /// [`WARM_KEPT`], so idle notebooks do not each keep a copy of their document.
     warm: std::sync::Mutex<VecDeque<NotebookId>>,
+    /// Background indexing runs one notebook at a time: after a burst of checkpoints (a
+    /// server with many rooms that went idle together) it must not take every core from
+    /// live editing, nor start a thread and a copy of a document for each notebook at once.
+    background: Arc<Semaphore>,
 }
 
 /// How many notebooks' indexer states stay in memory between runs.
@@ -63,7 +67,13 @@ const WARM_KEPT: usize = 8;
 
 impl History {
     pub fn new(store: DynStore, gap: chrono::Duration) -> Self {
-        Self { store, gap, indexing: DashMap::new(), warm: std::sync::Mutex::new(VecDeque::new()) }
+        Self {
+            store,
+            gap,
+            indexing: DashMap::new(),
+            warm: std::sync::Mutex::new(VecDeque::new()),
+            background: Arc::new(Semaphore::new(1)),
+        }
     }
 
     /// Notes that `notebook` now keeps a warm state, and drops the state of the notebook
@@ -76,12 +86,23 @@ impl History {
             warm.push_front(notebook);
             if warm.len() > WARM_KEPT { warm.pop_back() } else { None }
         };
-        if let Some(old) = evicted
-            && let Some(lock) = self.indexing.get(&old).map(|l| l.clone())
-            && let Ok(mut state) = lock.try_lock()
-        {
-            *state = None;
+        if let Some(old) = evicted {
+            if let Some(lock) = self.indexing.get(&old).map(|l| l.clone())
+                && let Ok(mut state) = lock.try_lock()
+            {
+                *state = None;
+            }
+            self.forget_if_cold(old);
         }
+    }
+
+    /// Drops a notebook's entry when it keeps no warm state and nobody is indexing it, so
+    /// the map holds only the notebooks in use, not every notebook ever indexed. The map's
+    /// shard lock is held meanwhile, so nobody can pick the entry up while it goes.
+    fn forget_if_cold(&self, notebook: NotebookId) {
+        self.indexing.remove_if(&notebook, |_, lock| {
+            Arc::strong_count(lock) == 1 && lock.try_lock().is_ok_and(|state| state.is_none())
+        });
     }
 
     /// What the document as of `upto` is made of: the nearest stored state at or before
@@ -108,8 +129,10 @@ impl History {
         if lock.try_lock().is_err() {
             return;
         }
+        drop(lock);
         let history = self.clone();
         tokio::spawn(async move {
+            let Ok(_turn) = history.background.clone().acquire_owned().await else { return };
             if let Err(e) = history.catch_up(notebook).await {
                 tracing::warn!(notebook = %notebook, error = %e, "history indexing failed");
             }
@@ -124,4 +147,69 @@ impl History {
 /// Timestamps as the API shows them: RFC 3339 with milliseconds, UTC.
 pub fn rfc3339(at: Timestamp) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewNotebook, NewProject, NewUpdate, NewUser, NotebookMode, Visibility};
+
+    /// The per-notebook indexer entries stay bounded by the warm states kept, however
+    /// many notebooks were indexed; one forgotten is indexed again from its stored progress.
+    #[tokio::test]
+    async fn only_warm_notebooks_keep_an_indexer_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            crate::store::open(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let user = store
+            .create_user(&NewUser {
+                name: "a".into(),
+                display_name: "A".into(),
+                color: "#000000".into(),
+                is_admin: false,
+                password_hash: None,
+            })
+            .await
+            .expect("user");
+        let project = store
+            .create_project(&NewProject {
+                owner_id: user.id,
+                name: "p".into(),
+                description: String::new(),
+                visibility: Visibility::Private,
+            })
+            .await
+            .expect("project");
+        let history = Arc::new(History::new(store.clone(), chrono::Duration::minutes(5)));
+        let mut notebooks = Vec::new();
+        for i in 0..WARM_KEPT + 4 {
+            let nb = store
+                .create_notebook(&NewNotebook {
+                    project_id: project.id,
+                    name: format!("n{i}.ipynb"),
+                    mode: NotebookMode::Thread,
+                    kernelspec: "python3".into(),
+                    created_by: user.id,
+                })
+                .await
+                .expect("notebook")
+                .id;
+            let empty = NewUpdate {
+                notebook_id: nb,
+                user_id: Some(user.id),
+                client_ids: Vec::new(),
+                actor_id: None,
+                at: chrono::Utc::now(),
+                data: vec![0, 0],
+            };
+            store.append_updates(&[empty.clone(), empty]).await.expect("append");
+            assert_eq!(history.catch_up(nb).await.expect("indexed"), 2);
+            notebooks.push(nb);
+        }
+        assert_eq!(history.indexing.len(), WARM_KEPT);
+        assert!(!history.indexing.contains_key(&notebooks[0]), "the coldest notebook is forgotten");
+        assert_eq!(history.catch_up(notebooks[0]).await.expect("indexed again"), 2);
+        assert_eq!(history.indexing.len(), WARM_KEPT);
+    }
 }

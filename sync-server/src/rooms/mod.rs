@@ -58,11 +58,16 @@ impl RoomHandle {
     /// Sends a message to the room; `false` if the room has stopped. Waits while the
     /// room's inbox is full; that wait is boxed, since every connection's read loop would
     /// otherwise carry its state while idle.
-    pub async fn send(&self, msg: RoomMsg) -> bool {
-        match self.tx.try_send(Box::new(msg)) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-            Err(mpsc::error::TrySendError::Full(msg)) => Box::pin(self.tx.send(msg)).await.is_ok(),
+    pub fn send(&self, msg: RoomMsg) -> impl Future<Output = bool> + '_ {
+        // Tried before the future exists, so the future holds only the outcome, not the
+        // message.
+        let tried = self.tx.try_send(Box::new(msg));
+        async move {
+            match tried {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+                Err(mpsc::error::TrySendError::Full(msg)) => Box::pin(self.tx.send(msg)).await.is_ok(),
+            }
         }
     }
 

@@ -23,13 +23,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use yrs::block::ClientID;
-use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
+use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, Transact};
 
 use self::checkpoints::{CheckpointWrite, checkpoint_written};
 use self::checks::{load_rules, record_trusted, unbound_client_id};
 use self::commits::{InFlight, landing};
+use self::presence::Presence;
 use super::committer::Committer;
 use super::peer::{Outbox, Peer, close};
 use crate::access::Access;
@@ -39,6 +40,7 @@ use crate::store::{DynStore, NewUpdate, NotebookBlock, NotebookId, NotebookMode,
 mod checkpoints;
 mod checks;
 mod commits;
+mod presence;
 
 /// Messages processed in one turn before pending updates are committed.
 const MAX_TURN: usize = 256;
@@ -183,8 +185,8 @@ struct Pending {
 struct Connection {
     peer: Peer,
     outbox: Outbox,
-    /// Awareness client ids this connection has announced.
-    awareness_ids: HashSet<ClientID>,
+    /// Awareness client ids this connection has announced (usually one).
+    awareness_ids: Vec<ClientID>,
 }
 
 /// What a room task is started with, besides its notebook and inbox.
@@ -208,8 +210,10 @@ pub(super) struct Room {
     /// Display names of users the room may have to name in a refusal.
     names: HashMap<UserId, String>,
     policy: NotebookPolicy,
-    awareness: Awareness,
-    conns: HashMap<u64, Connection>,
+    awareness: Presence,
+    /// Boxed: an idle room's map then holds pointers, not a slot of connection state for
+    /// each of its (mostly empty) buckets.
+    conns: HashMap<u64, Box<Connection>>,
     /// Applied updates not yet handed to the committer.
     pending: Vec<Pending>,
     /// At most one batch being written; `pending` follows it when it lands.
@@ -309,7 +313,6 @@ impl Room {
         let Loaded { doc, last_seq, replayed, checkpoint_bytes, tail_bytes } =
             load_with(&store, id, Some(&mut structure), Some(own_id)).await?;
         let (policy, bindings, names) = rules;
-        let awareness = Awareness::new(doc.doc().clone());
         let mut room = Box::new(Room {
             id,
             doc,
@@ -317,7 +320,7 @@ impl Room {
             bindings,
             names,
             policy,
-            awareness,
+            awareness: Presence::default(),
             conns: HashMap::new(),
             pending: Vec::new(),
             in_flight: None,
@@ -448,27 +451,21 @@ impl Room {
         // what we lack) and everyone's awareness.
         let sv = self.doc.doc().transact().state_vector();
         outbox.send(encode(&Message::Sync(SyncMessage::SyncStep1(sv))));
-        if let Ok(update) = self.awareness.update()
-            && !update.clients.is_empty()
-        {
-            outbox.send(encode(&Message::Awareness(update)));
+        let present = self.awareness.current();
+        if !present.clients.is_empty() {
+            outbox.send(encode(&Message::Awareness(present)));
         }
         if let Some(user) = &peer.user {
             self.names.insert(user.id, user.name.clone());
         }
-        self.conns.insert(peer.conn_id, Connection { peer, outbox, awareness_ids: HashSet::new() });
+        self.conns.insert(peer.conn_id, Box::new(Connection { peer, outbox, awareness_ids: Vec::new() }));
     }
 
     fn leave(&mut self, conn_id: u64) {
         let Some(conn) = self.conns.remove(&conn_id) else { return };
-        let gone: Vec<ClientID> = conn.awareness_ids.into_iter().collect();
-        for id in &gone {
-            self.awareness.remove_state(*id);
-        }
-        if let Ok(update) = self.awareness.update_with_clients(gone)
-            && !update.clients.is_empty()
-        {
-            self.broadcast(&encode(&Message::Awareness(update)), None);
+        if !conn.awareness_ids.is_empty() {
+            let gone = self.awareness.remove(&conn.awareness_ids);
+            self.broadcast(&encode(&Message::Awareness(gone)), None);
         }
     }
 
@@ -485,9 +482,8 @@ impl Room {
             }
             Message::Awareness(update) => self.relay_awareness(conn_id, update),
             Message::AwarenessQuery => {
-                if let Ok(update) = self.awareness.update() {
-                    self.send_to(conn_id, &Message::Awareness(update));
-                }
+                let present = self.awareness.current();
+                self.send_to(conn_id, &Message::Awareness(present));
             }
             // Clients have nothing to say to the server with auth messages.
             Message::Auth(_) => {}
@@ -520,7 +516,9 @@ impl Room {
             None => serde_json::json!({"id": null, "name": "Anonymous", "login": null, "color": "#9e9e9e"}),
         };
         for (client, entry) in update.clients.iter_mut() {
-            conn.awareness_ids.insert(*client);
+            if !conn.awareness_ids.contains(client) {
+                conn.awareness_ids.push(*client);
+            }
             if let Ok(serde_json::Value::Object(mut state)) =
                 serde_json::from_str::<serde_json::Value>(&entry.json)
             {
@@ -531,9 +529,7 @@ impl Room {
         if update.clients.is_empty() {
             return;
         }
-        if let Err(e) = self.awareness.apply_update(update.clone()) {
-            tracing::debug!(notebook = %self.id, error = %e, "awareness update not applied");
-        }
+        self.awareness.apply(&update);
         // Echoed to the sender too, as y-websocket's own server does: a stock client that
         // hears nothing for 30 s reconnects, and awareness renewals are its heartbeat.
         self.broadcast(&encode(&Message::Awareness(update)), None);
