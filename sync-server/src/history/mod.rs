@@ -152,49 +152,17 @@ pub fn rfc3339(at: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewNotebook, NewProject, NewUpdate, NewUser, NotebookMode, Visibility};
+    use crate::store::NewUpdate;
 
     /// The per-notebook indexer entries stay bounded by the warm states kept, however
     /// many notebooks were indexed; one forgotten is indexed again from its stored progress.
     #[tokio::test]
     async fn only_warm_notebooks_keep_an_indexer_entry() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            crate::store::open(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("open");
-        store.migrate().await.expect("migrate");
-        let user = store
-            .create_user(&NewUser {
-                name: "a".into(),
-                display_name: "A".into(),
-                color: "#000000".into(),
-                is_admin: false,
-                password_hash: None,
-            })
-            .await
-            .expect("user");
-        let project = store
-            .create_project(&NewProject {
-                owner_id: user.id,
-                name: "p".into(),
-                description: String::new(),
-                visibility: Visibility::Private,
-            })
-            .await
-            .expect("project");
+        let (_dir, store, user, project) = crate::store::testing::store_with_project().await;
         let history = Arc::new(History::new(store.clone(), chrono::Duration::minutes(5)));
         let mut notebooks = Vec::new();
         for i in 0..WARM_KEPT + 4 {
-            let nb = store
-                .create_notebook(&NewNotebook {
-                    project_id: project.id,
-                    name: format!("n{i}.ipynb"),
-                    mode: NotebookMode::Thread,
-                    kernelspec: "python3".into(),
-                    created_by: user.id,
-                })
-                .await
-                .expect("notebook")
-                .id;
+            let nb = crate::store::testing::notebook(&store, &project, &format!("n{i}.ipynb")).await;
             let empty = NewUpdate {
                 notebook_id: nb,
                 user_id: Some(user.id),

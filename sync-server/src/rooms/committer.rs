@@ -122,7 +122,7 @@ async fn write_batch(store: &DynStore, batch: Vec<Request>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewNotebook, NewProject, NewUser, NotebookId, NotebookMode, Visibility};
+    use crate::store::NotebookId;
 
     fn update(notebook: NotebookId) -> NewUpdate {
         NewUpdate {
@@ -139,40 +139,8 @@ mod tests {
     /// share its group commit.
     #[tokio::test(flavor = "current_thread")]
     async fn a_missing_notebook_fails_only_its_own_request() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            crate::store::open(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("open");
-        store.migrate().await.expect("migrate");
-        let user = store
-            .create_user(&NewUser {
-                name: "a".into(),
-                display_name: "A".into(),
-                color: "#000000".into(),
-                is_admin: false,
-                password_hash: None,
-            })
-            .await
-            .expect("user");
-        let project = store
-            .create_project(&NewProject {
-                owner_id: user.id,
-                name: "p".into(),
-                description: String::new(),
-                visibility: Visibility::Private,
-            })
-            .await
-            .expect("project");
-        let kept = store
-            .create_notebook(&NewNotebook {
-                project_id: project.id,
-                name: "kept.ipynb".into(),
-                mode: NotebookMode::Thread,
-                kernelspec: "python3".into(),
-                created_by: user.id,
-            })
-            .await
-            .expect("notebook")
-            .id;
+        let (_dir, store, _, project) = crate::store::testing::store_with_project().await;
+        let kept = crate::store::testing::notebook(&store, &project, "kept.ipynb").await;
         let gone = NotebookId(kept.0 + 100);
         let committer = Committer::spawn(store.clone());
         // On one thread both requests are queued before the committer runs: one batch.

@@ -8,6 +8,8 @@
 mod postgres;
 mod sql_common;
 mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
 mod types;
 
 use std::sync::Arc;
