@@ -59,7 +59,7 @@ pub struct History {
     /// Background indexing runs one notebook at a time: after a burst of checkpoints (a
     /// server with many rooms that went idle together) it must not take every core from
     /// live editing, nor start a thread and a copy of a document for each notebook at once.
-    background: Arc<Semaphore>,
+    background: Semaphore,
 }
 
 /// How many notebooks' indexer states stay in memory between runs.
@@ -72,7 +72,7 @@ impl History {
             gap,
             indexing: DashMap::new(),
             warm: std::sync::Mutex::new(VecDeque::new()),
-            background: Arc::new(Semaphore::new(1)),
+            background: Semaphore::new(1),
         }
     }
 
@@ -125,14 +125,14 @@ impl History {
     /// Indexes the notebook in the background (after a room checkpoint), so the next
     /// history request finds little left to do. Does nothing if indexing is under way.
     pub fn index_soon(self: &Arc<Self>, notebook: NotebookId) {
-        let lock = self.lock_for(notebook);
-        if lock.try_lock().is_err() {
+        // Looked up, not created: a notebook nobody indexes has no entry, and one made
+        // here would only wait in the map until the queued run takes its turn.
+        if self.indexing.get(&notebook).is_some_and(|lock| lock.try_lock().is_err()) {
             return;
         }
-        drop(lock);
         let history = self.clone();
         tokio::spawn(async move {
-            let Ok(_turn) = history.background.clone().acquire_owned().await else { return };
+            let Ok(_turn) = history.background.acquire().await else { return };
             if let Err(e) = history.catch_up(notebook).await {
                 tracing::warn!(notebook = %notebook, error = %e, "history indexing failed");
             }

@@ -56,7 +56,7 @@ pub struct RoomHandle {
 
 impl RoomHandle {
     /// Sends a message to the room; `false` if the room has stopped. Waits while the
-    /// room's inbox is full; that wait is boxed, since every connection's read loop would
+    /// room's inbox is full; that wait is boxed, since every connection's loop would
     /// otherwise carry its state while idle.
     pub fn send(&self, msg: RoomMsg) -> impl Future<Output = bool> + '_ {
         // Tried before the future exists, so the future holds only the outcome, not the
