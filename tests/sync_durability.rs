@@ -237,6 +237,63 @@ fn a_long_history_loads_through_a_checkpoint(backend: Backend) {
     });
 }
 
+/// A large notebook checkpoints while clients have it open, without holding their edits
+/// up: the room rebuilds the state from storage beside it. The checkpoint holds the edits
+/// made since the one before, and a cold load reads it alone.
+fn a_large_open_notebook_checkpoints_from_storage(backend: Backend) {
+    // A state over the room's 256 KiB limit for encoding checkpoints itself.
+    const BIG: usize = 300_000;
+    let fx = Fixture::with_env(backend, &[("TALKBOOK_CHECKPOINT_IDLE_SECONDS", "1")]);
+    fx.rt.block_on(async {
+        let store = fx.db.store().await;
+        let doc = sync_server::rooms::load(&store, fx.notebook).await.expect("load").doc;
+        let cell = doc_model::Cell::code("x".repeat(BIG)).with_id(doc_model::CellId::new("big"));
+        let created = doc.edit(|ed| ed.push_cell(&cell)).expect("cell").1;
+        append(&store, fx.notebook, vec![created]).await;
+        let seq = store.last_seq(fx.notebook).await.expect("last seq");
+        store.write_checkpoint(fx.notebook, seq, &doc.encode_state()).await.expect("checkpoint");
+    });
+    let mut a = fx.client(Kind::Js, "a", &fx.alice);
+    a.ok(json!({"cmd": "wait_cells", "count": 1}));
+    a.ok(json!({"cmd": "insert_text", "cell_id": "big", "index": 0, "text": "edited "}));
+    let mut b = fx.client(Kind::Python, "b", &fx.bob);
+    b.ok(json!({"cmd": "wait_for", "cell_id": "big", "contains": "edited x"}));
+
+    // Checkpoints come a second after each quiet start; wait for one that covers the edit.
+    let rebuilt = r#"talkbook_checkpoints_total{source="storage"}"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    fx.rt.block_on(async {
+        let store = fx.db.store().await;
+        let stored = loop {
+            let stored = store.load_document(fx.notebook).await.expect("load");
+            if stored.tail.is_empty() && fx.server.metric(rebuilt) >= Some(1) {
+                break stored;
+            }
+            assert!(std::time::Instant::now() < deadline, "no checkpoint rebuilt from storage within 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(fx.server.metric(r#"talkbook_checkpoints_total{source="room"}"#), Some(0));
+        let checkpoint = stored.checkpoint.expect("a checkpoint");
+        assert_eq!(checkpoint.seq, store.last_seq(fx.notebook).await.expect("last seq"));
+        let alone = doc_model::NotebookDoc::new();
+        alone.apply_update(&checkpoint.state).expect("the checkpoint applies");
+        let source = &alone.read().cells[0].source;
+        assert_eq!(source.len(), "edited ".len() + BIG);
+        assert!(source.starts_with("edited xxx"), "checkpoint holds {:?}…", &source[..20]);
+    });
+    assert_eq!(a.dump()["notebook"]["cells"][0]["source"], b.dump()["notebook"]["cells"][0]["source"]);
+}
+
+#[test]
+fn a_large_open_notebook_checkpoints_from_storage_on_sqlite() {
+    a_large_open_notebook_checkpoints_from_storage(Backend::Sqlite);
+}
+
+#[test]
+fn a_large_open_notebook_checkpoints_from_storage_on_postgres() {
+    a_large_open_notebook_checkpoints_from_storage(Backend::Postgres);
+}
+
 async fn append(
     store: &sync_server::store::DynStore,
     notebook: sync_server::store::NotebookId,

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use base64::Engine;
@@ -50,8 +49,7 @@ fn the_upgrade_needs_a_valid_token_and_an_existing_notebook() {
         assert_eq!(upgrade_status(&format!("{base}/{nb}?token={token}")).await, None, "valid token");
     });
     // The refusal is the API's JSON error shape.
-    let (status, body) = http_get(
-        &fx.server,
+    let (status, body) = fx.server.http_get(
         &format!("/ws/{nb}"),
         &[
             ("Connection", "Upgrade"),
@@ -65,30 +63,8 @@ fn the_upgrade_needs_a_valid_token_and_an_existing_notebook() {
     assert_eq!(body["error"]["code"], "unauthenticated");
 }
 
-/// A minimal HTTP/1.0 GET, enough for `/metrics` and error bodies.
-fn http_get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.addr);
-    for (k, v) in headers {
-        if *k != "Connection" {
-            request.push_str(&format!("{k}: {v}\r\n"));
-        }
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    (status, body)
-}
-
 fn connections(server: &TestServer) -> u64 {
-    let (_, body) = http_get(server, "/metrics", &[]);
-    body.lines()
-        .find_map(|l| l.strip_prefix("talkbook_connections "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("talkbook_connections metric")
+    server.metric("talkbook_connections").expect("talkbook_connections metric")
 }
 
 /// Two good clients keep editing while bad ones are thrown out with their close codes.

@@ -31,7 +31,8 @@ pub struct ServeConfig {
     pub room_grace_seconds: u64,
 
     /// Write a checkpoint after this many updates to a busy notebook (one whose state is
-    /// over 64 KiB also waits until they add up to its size: encoding it holds up edits).
+    /// over 64 KiB also waits until they add up to its size, so a load replays at most that
+    /// much log).
     #[arg(long, env = "TALKBOOK_CHECKPOINT_EVERY", default_value_t = 1000)]
     pub checkpoint_every: u64,
 

@@ -21,6 +21,9 @@ pub struct Metrics {
     commit_micros_sum: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
     committed_updates: AtomicU64,
+    /// Checkpoints written, by where their state came from (see `rooms::room::checkpoints`).
+    pub checkpoints_encoded: AtomicU64,
+    pub checkpoints_rebuilt: AtomicU64,
 }
 
 impl Metrics {
@@ -35,6 +38,8 @@ impl Metrics {
             commit_micros_sum: AtomicU64::new(0),
             commit_buckets: [const { AtomicU64::new(0) }; COMMIT_BUCKETS.len()],
             committed_updates: AtomicU64::new(0),
+            checkpoints_encoded: AtomicU64::new(0),
+            checkpoints_rebuilt: AtomicU64::new(0),
         }
     }
 
@@ -86,6 +91,15 @@ impl Metrics {
             "Updates written by group commit.",
             "counter",
             self.committed_updates.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP talkbook_checkpoints_total Checkpoints written: encoded by their room, or rebuilt from storage beside it.\n\
+             # TYPE talkbook_checkpoints_total counter\n\
+             talkbook_checkpoints_total{{source=\"room\"}} {}\n\
+             talkbook_checkpoints_total{{source=\"storage\"}} {}",
+            self.checkpoints_encoded.load(Relaxed),
+            self.checkpoints_rebuilt.load(Relaxed),
         );
         let _ = writeln!(
             out,

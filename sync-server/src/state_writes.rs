@@ -16,9 +16,10 @@ pub enum Share {
     /// A quarter: for the history indexer, which encodes beside the editing, and whose
     /// snapshots every time travel replays from.
     Quarter,
-    /// All of it: for a room, where encoding holds up every edit (tens of milliseconds per
-    /// few megabytes), so a busy room does it rarely; a load then replays at most as much
-    /// log as the checkpoint holds. Quiet rooms checkpoint whatever their size.
+    /// All of it: for a room, whose checkpoints of a large document are rebuilt by
+    /// replaying the last one and the log since, so each costs a few times the document's
+    /// size in work; a load then replays at most as much log as the checkpoint holds.
+    /// Quiet rooms checkpoint whatever their size.
     Whole,
 }
 

@@ -1,7 +1,7 @@
 //! A real `talkbook serve` process for end-to-end tests, on SQLite or on a throwaway
 //! PostgreSQL database, with users, tokens and notebooks made directly in its store.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -179,6 +179,34 @@ impl TestServer {
     /// The y-websocket server URL (clients add `/NOTEBOOK_ID`).
     pub fn ws(&self) -> String {
         format!("ws://{}/ws", self.addr)
+    }
+
+    /// A minimal HTTP/1.1 GET (no keep-alive), enough for `/metrics`, health checks and
+    /// error bodies: status and body.
+    pub fn http_get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(self.addr).expect("connect");
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        for (k, v) in headers {
+            if *k != "Connection" {
+                request.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+        (status, body)
+    }
+
+    /// One value of `/metrics`, by its name with labels (`talkbook_rooms`,
+    /// `talkbook_checkpoints_total{source="room"}`); `None` if it is not there.
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        let (_, body) = self.http_get("/metrics", &[]);
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
+            .and_then(|v| v.trim().parse().ok())
     }
 
     pub fn pid(&self) -> u32 {

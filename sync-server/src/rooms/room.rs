@@ -258,20 +258,14 @@ pub async fn load(store: &DynStore, id: NotebookId) -> StoreResult<Loaded> {
 async fn load_with(
     store: &DynStore,
     id: NotebookId,
-    mut structure: Option<&mut Structure>,
+    structure: Option<&mut Structure>,
     client_id: Option<u64>,
 ) -> StoreResult<Loaded> {
     let stored = store.load_document(id).await?;
     let doc = client_id.map_or_else(NotebookDoc::new, NotebookDoc::with_client_id);
-    let checkpoint = stored.checkpoint.as_ref().map(|c| (c.seq, &c.state));
-    for (seq, data) in checkpoint.into_iter().chain(stored.tail.iter().map(|u| (u.seq, &u.data))) {
-        if let Some(structure) = structure.as_deref_mut() {
-            record_trusted(structure, id, data);
-        }
-        if let Err(e) = doc.apply_update(data) {
-            tracing::error!(notebook = %id, seq, error = %e, "stored update does not apply");
-        }
-    }
+    let checkpoint = stored.checkpoint.as_ref().map(|c| (c.seq, c.state.as_slice()));
+    let tail = stored.tail.iter().map(|u| (u.seq, u.data.as_slice()));
+    replay(&doc, structure, id, checkpoint.into_iter().chain(tail));
     Ok(Loaded {
         doc,
         last_seq: stored.last_seq(),
@@ -279,6 +273,25 @@ async fn load_with(
         checkpoint_bytes: stored.checkpoint.as_ref().map_or(0, |c| c.state.len()),
         tail_bytes: stored.tail.iter().map(|u| u.data.len()).sum(),
     })
+}
+
+/// Applies stored states and updates to `doc` in order (and records them in `structure`).
+/// One that does not apply is logged and skipped, so one bad row does not make a notebook
+/// unreadable.
+fn replay<'a>(
+    doc: &NotebookDoc,
+    mut structure: Option<&mut Structure>,
+    id: NotebookId,
+    stored: impl Iterator<Item = (Seq, &'a [u8])>,
+) {
+    for (seq, data) in stored {
+        if let Some(structure) = structure.as_deref_mut() {
+            record_trusted(structure, id, data);
+        }
+        if let Err(e) = doc.apply_update(data) {
+            tracing::error!(notebook = %id, seq, error = %e, "stored update does not apply");
+        }
+    }
 }
 
 impl Room {
@@ -340,7 +353,7 @@ impl Room {
         // load is fast again.
         if replayed as u64 >= room.config.checkpoint_every {
             room.since_checkpoint = replayed as u64;
-            room.start_checkpoint();
+            room.start_checkpoint_encoded();
         }
         // The document shows the notebook's mode and block as the database has them.
         room.write_policy();
