@@ -20,6 +20,7 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod background;
 pub mod cli;
 pub mod cli_admin;
 pub mod cli_history;

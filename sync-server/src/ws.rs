@@ -200,7 +200,7 @@ impl Live {
                         Next::Continue => continue,
                         Next::Stop => return Ended::Writable,
                         Next::Forward(messages) => {
-                            if !self.room.send(RoomMsg::Messages { conn_id: self.conn_id, messages }).await {
+                            if !self.room.send(RoomMsg::Messages { conn_id: self.conn_id, messages, received: std::time::Instant::now() }).await {
                                 closer.close(close::GOING_AWAY, "room closed; reconnect");
                                 return Ended::Writable;
                             }

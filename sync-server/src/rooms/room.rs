@@ -62,10 +62,11 @@ pub enum RoomMsg {
     Leave {
         conn_id: u64,
     },
-    /// The y-protocol messages of one frame from a connection.
+    /// The y-protocol messages of one frame from a connection, and when it arrived.
     Messages {
         conn_id: u64,
         messages: Vec<Message>,
+        received: std::time::Instant,
     },
     /// The full document state, once everything applied so far is committed.
     Snapshot {
@@ -179,6 +180,8 @@ impl std::fmt::Debug for CheckpointHook {
 struct Pending {
     /// The connection that sent it (`None` for the server's own edits).
     from: Option<u64>,
+    /// When it arrived (a server edit: when it was made), for the update delay metric.
+    received: std::time::Instant,
     record: NewUpdate,
 }
 
@@ -431,9 +434,9 @@ impl Room {
                     let _ = reply.send(Ok(()));
                 }
                 RoomMsg::Leave { conn_id } => self.leave(conn_id),
-                RoomMsg::Messages { conn_id, messages } => {
+                RoomMsg::Messages { conn_id, messages, received } => {
                     for message in messages {
-                        self.handle_message(conn_id, message).await;
+                        self.handle_message(conn_id, message, received).await;
                     }
                 }
                 RoomMsg::Snapshot { reply } => {
@@ -482,7 +485,7 @@ impl Room {
         }
     }
 
-    async fn handle_message(&mut self, conn_id: u64, message: Message) {
+    async fn handle_message(&mut self, conn_id: u64, message: Message, received: std::time::Instant) {
         let Some(conn) = self.conns.get(&conn_id) else { return };
         match message {
             Message::Sync(SyncMessage::SyncStep1(sv)) => {
@@ -491,7 +494,7 @@ impl Room {
                 self.send_to(conn_id, &Message::Sync(SyncMessage::SyncStep2(diff)));
             }
             Message::Sync(SyncMessage::SyncStep2(data) | SyncMessage::Update(data)) => {
-                self.accept_update(conn_id, data);
+                self.accept_update(conn_id, data, received);
             }
             Message::Awareness(update) => self.relay_awareness(conn_id, update),
             Message::AwarenessQuery => {

@@ -34,7 +34,7 @@ pub(super) struct CheckpointWrite {
 
 /// Where a checkpoint's state comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+pub(super) enum Source {
     /// Encoded by the room from its document: cheap, but the room waits for it.
     Room,
     /// Rebuilt from storage beside the room ([`rebuild`]).
@@ -57,9 +57,12 @@ impl Room {
     /// ([`REBUILD_AFTER_BYTES`]); the write (a large value, compressed and synced by the
     /// database) takes longer than either, and the room need not wait for it.
     pub(super) fn start_checkpoint(&mut self) {
-        let source =
-            if self.checkpoint_bytes >= REBUILD_AFTER_BYTES { Source::Storage } else { Source::Room };
-        self.start_checkpoint_from(source);
+        self.start_checkpoint_from(self.checkpoint_source());
+    }
+
+    /// Where the next checkpoint's state will come from.
+    pub(super) fn checkpoint_source(&self) -> Source {
+        if self.checkpoint_bytes >= REBUILD_AFTER_BYTES { Source::Storage } else { Source::Room }
     }
 
     /// [`Room::start_checkpoint`] with the state encoded by the room whatever its size: for
@@ -68,9 +71,13 @@ impl Room {
         self.start_checkpoint_from(Source::Room);
     }
 
+    /// Encoding reads the live document, so it waits until nothing in it is uncommitted
+    /// (nothing unsaved may reach storage ahead of the log); a rebuild reads only the log,
+    /// up to the last committed update, and can start at any time.
     fn start_checkpoint_from(&mut self, source: Source) {
         let settled = self.pending.is_empty() && self.in_flight.is_none();
-        if self.since_checkpoint == 0 || !settled || self.checkpointing.is_some() {
+        if self.since_checkpoint == 0 || self.checkpointing.is_some() || (source == Source::Room && !settled)
+        {
             return;
         }
         let (store, id, seq) = (self.store.clone(), self.id, self.last_seq);
@@ -143,8 +150,9 @@ pub(super) async fn checkpoint_written(
 }
 
 /// Builds the state as of `upto` from the stored checkpoint and log, as a load would, on a
-/// blocking thread, and writes it as the new checkpoint; returns its size. Everything the
-/// room committed is in the log, so this is the state the room would have encoded.
+/// low-priority thread ([`crate::background`]), and writes it as the new checkpoint;
+/// returns its size. Everything the room committed is in the log, so this is the state the
+/// room would have encoded.
 async fn rebuild(store: DynStore, id: NotebookId, upto: Seq) -> StoreResult<usize> {
     let _turn = REBUILDS.acquire().await.expect("the rebuild semaphore is never closed");
     let stored = store.load_document(id).await?;
@@ -153,21 +161,25 @@ async fn rebuild(store: DynStore, id: NotebookId, upto: Seq) -> StoreResult<usiz
         return Ok(stored.checkpoint.map_or(0, |c| c.state.len()));
     }
     let started = std::time::Instant::now();
-    let built = tokio::task::spawn_blocking(move || {
+    let state = crate::background::run("checkpoint", move || {
         let doc = doc_model::NotebookDoc::new();
         let checkpoint = stored.checkpoint.as_ref().map(|c| (c.seq, c.state.as_slice()));
         let tail = stored.tail.iter().take_while(|u| u.seq <= upto).map(|u| (u.seq, u.data.as_slice()));
         replay(&doc, None, id, checkpoint.into_iter().chain(tail));
         doc.encode_state()
     })
-    .await;
-    let state = match built {
-        Ok(state) => state,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => return Err(StoreError::Unavailable("the server is shutting down".into())),
-    };
-    tracing::debug!(notebook = %id, bytes = state.len(), rebuild_ms = started.elapsed().as_millis() as u64, "checkpoint rebuilt");
+    .await
+    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let replayed = started.elapsed();
     store.write_checkpoint(id, upto, &state).await?;
+    tracing::debug!(
+        notebook = %id,
+        seq = upto,
+        bytes = state.len(),
+        replay_ms = replayed.as_millis() as u64,
+        write_ms = (started.elapsed() - replayed).as_millis() as u64,
+        "checkpoint rebuilt"
+    );
     Ok(state.len())
 }
 

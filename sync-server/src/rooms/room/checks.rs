@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use doc_model::guard::{self, Analysis, Binding, Lookup, Person, Refusal, Rules, Structure};
 use doc_model::{NotebookDoc, Provenance, UserId};
@@ -81,10 +82,10 @@ impl Room {
     /// Judges a client update (see [`doc_model::guard`]) and, if it passes, applies it and
     /// queues it for commit. A refused update never reaches the document, the log or
     /// anyone else; its sender is told why.
-    pub(super) fn accept_update(&mut self, conn_id: u64, data: Vec<u8>) {
+    pub(super) fn accept_update(&mut self, conn_id: u64, data: Vec<u8>, received: Instant) {
         let Some(conn) = self.conns.get(&conn_id) else { return };
         if self.config.skip_update_checks {
-            return self.accept_unchecked(conn_id, data);
+            return self.accept_unchecked(conn_id, data, received);
         }
         let scanned = match guard::scan_update(&data) {
             Ok(scanned) => scanned,
@@ -136,7 +137,7 @@ impl Room {
         }
         self.structure.commit(analysis);
         METRICS.updates_accepted.fetch_add(1, Ordering::Relaxed);
-        self.queue(Some(conn_id), Some(user.id), None, client_ids, data);
+        self.queue((Some(conn_id), received), Some(user.id), None, client_ids, data);
         if creates_cells {
             self.record_authors(&user);
         }
@@ -144,14 +145,14 @@ impl Room {
 
     /// The path without checks (the server before they existed), for measuring what they
     /// cost: apply, queue, record authors of new cells.
-    fn accept_unchecked(&mut self, conn_id: u64, data: Vec<u8>) {
+    fn accept_unchecked(&mut self, conn_id: u64, data: Vec<u8>, received: Instant) {
         use yrs::updates::decoder::Decode;
         let Some(user) = self.conns.get(&conn_id).and_then(|c| c.peer.user.clone()) else { return };
         let Ok(update) = yrs::Update::decode_v1(&data) else { return };
         let client_ids: Vec<u64> = update.state_vector_lower().iter().map(|(c, _)| c.get()).collect();
         let Ok(cells_changed) = self.doc.apply_decoded(update) else { return };
         METRICS.updates_accepted.fetch_add(1, Ordering::Relaxed);
-        self.queue(Some(conn_id), Some(user.id), None, client_ids, data);
+        self.queue((Some(conn_id), received), Some(user.id), None, client_ids, data);
         if cells_changed {
             self.record_authors(&user);
         }
@@ -189,15 +190,16 @@ impl Room {
             self.bindings.insert(*client, Some(user.id));
         }
         let client_ids = own.iter().map(|(c, _)| c.get()).collect();
-        self.queue(None, Some(user.id), None, client_ids, data);
+        self.queue((None, Instant::now()), Some(user.id), None, client_ids, data);
     }
 
-    /// Queues an update applied to the document for the next group commit. `user` is who
-    /// it is logged for (`None`: the server), `actor` who a server edit was made for,
+    /// Queues an update applied to the document for the next group commit. `from` is the
+    /// connection that sent it (`None`: the server) and when it arrived, `user` who it is
+    /// logged for (`None`: the server), `actor` who a server edit was made for,
     /// `client_ids` the Yjs clients it binds.
     fn queue(
         &mut self,
-        from: Option<u64>,
+        (from, received): (Option<u64>, Instant),
         user: Option<UserId>,
         actor: Option<UserId>,
         client_ids: Vec<u64>,
@@ -205,7 +207,7 @@ impl Room {
     ) {
         let at = self.config.clock.now();
         let record = NewUpdate { notebook_id: self.id, user_id: user, client_ids, actor_id: actor, at, data };
-        self.pending.push(Pending { from, record });
+        self.pending.push(Pending { from, received, record });
     }
 
     /// The notebook-wide rules as the guard takes them.
@@ -246,7 +248,7 @@ impl Room {
                 index_trusted(&mut self.structure, self.id, &scanned);
                 let client = self.doc.doc().client_id();
                 self.bindings.insert(client, None);
-                self.queue(None, None, actor, vec![client.get()], data);
+                self.queue((None, Instant::now()), None, actor, vec![client.get()], data);
             }
             Err(e) => tracing::error!(notebook = %self.id, error = %e, "cannot {what}"),
         }
@@ -297,7 +299,7 @@ impl Room {
         self.names.insert(user.id, user.name.clone());
         // Logged as the user's, with the user as actor too: the history marks it as made by
         // the server in their name (a restore or an undo).
-        self.queue(None, Some(user.id), Some(user.id), vec![client], data);
+        self.queue((None, Instant::now()), Some(user.id), Some(user.id), vec![client], data);
         if cells_changed {
             self.record_authors(user);
         }

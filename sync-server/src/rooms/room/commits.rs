@@ -8,8 +8,10 @@ use tokio::sync::oneshot;
 use yrs::sync::{Message, SyncMessage};
 use yrs::{ReadTxn, Transact};
 
+use super::checkpoints::Source;
 use super::checks::record_trusted;
 use super::{Pending, Room, encode};
+use crate::metrics::METRICS;
 use crate::rooms::committer::{CommitError, Outcome};
 use crate::store::{NewUpdate, Seq, StoreError, StoreResult};
 
@@ -53,10 +55,15 @@ impl Room {
             if !self.deleted {
                 self.flush().await;
             }
-        } else if self.checkpoint_due() {
-            self.flush().await;
-            self.start_checkpoint();
         } else {
+            if self.checkpoint_due() {
+                // Encoding in the room needs everything committed first; a rebuild does not,
+                // and the room goes on committing meanwhile.
+                if self.checkpoint_source() == Source::Room {
+                    self.flush().await;
+                }
+                self.start_checkpoint();
+            }
             self.start_commit().await;
         }
     }
@@ -189,6 +196,9 @@ impl Room {
     /// so a busy room costs each connection one frame per commit, or a few for a big batch
     /// ([`MERGE_MAX`]).
     pub(super) fn broadcast_batch(&self, batch: Vec<Pending>) {
+        for p in &batch {
+            METRICS.update_delay.record(p.received.elapsed());
+        }
         for chunk in batch.chunks(MERGE_MAX) {
             match chunk {
                 [one] => {
