@@ -155,12 +155,13 @@ pub(super) async fn checkpoint_written(
 /// room would have encoded.
 async fn rebuild(store: DynStore, id: NotebookId, upto: Seq) -> StoreResult<usize> {
     let _turn = REBUILDS.acquire().await.expect("the rebuild semaphore is never closed");
+    let started = std::time::Instant::now();
     let stored = store.load_document(id).await?;
+    let loaded = started.elapsed();
     if stored.checkpoint.as_ref().is_some_and(|c| c.seq >= upto) {
         // Another writer got there first (a room of another server node).
         return Ok(stored.checkpoint.map_or(0, |c| c.state.len()));
     }
-    let started = std::time::Instant::now();
     let state = crate::background::run("checkpoint", move || {
         let doc = doc_model::NotebookDoc::new();
         let checkpoint = stored.checkpoint.as_ref().map(|c| (c.seq, c.state.as_slice()));
@@ -172,12 +173,14 @@ async fn rebuild(store: DynStore, id: NotebookId, upto: Seq) -> StoreResult<usiz
     .map_err(|e| StoreError::Unavailable(e.to_string()))?;
     let replayed = started.elapsed();
     store.write_checkpoint(id, upto, &state).await?;
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
     tracing::debug!(
         notebook = %id,
         seq = upto,
         bytes = state.len(),
-        replay_ms = replayed.as_millis() as u64,
-        write_ms = (started.elapsed() - replayed).as_millis() as u64,
+        load_ms = ms(loaded),
+        replay_ms = ms(replayed - loaded),
+        write_ms = ms(started.elapsed() - replayed),
         "checkpoint rebuilt"
     );
     Ok(state.len())
