@@ -152,6 +152,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn client_bindings(&self, notebook: NotebookId) -> StoreResult<Vec<ClientBinding>>;
     /// The latest checkpoint and every update after it: what loading a notebook needs.
     async fn load_document(&self, notebook: NotebookId) -> StoreResult<StoredDocument>;
+    /// The newest checkpoint alone (`None`: none yet, or no such notebook).
+    async fn latest_checkpoint(&self, notebook: NotebookId) -> StoreResult<Option<Checkpoint>>;
     /// Log entries with `after < seq <= upto` (all after `after` when `upto` is `None`).
     async fn updates_between(
         &self,

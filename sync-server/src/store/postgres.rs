@@ -219,6 +219,10 @@ impl Store for PostgresStore {
         log::load_document(&self.pool, notebook).await
     }
 
+    async fn latest_checkpoint(&self, notebook: NotebookId) -> StoreResult<Option<Checkpoint>> {
+        log::latest_checkpoint(&self.pool, notebook).await
+    }
+
     async fn updates_between(
         &self,
         notebook: NotebookId,

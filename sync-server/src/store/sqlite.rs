@@ -284,6 +284,10 @@ impl Store for SqliteStore {
         log::load_document(&self.reader, notebook).await
     }
 
+    async fn latest_checkpoint(&self, notebook: NotebookId) -> StoreResult<Option<Checkpoint>> {
+        log::latest_checkpoint(&self.reader, notebook).await
+    }
+
     async fn updates_between(
         &self,
         notebook: NotebookId,

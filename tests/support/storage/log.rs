@@ -169,7 +169,7 @@ pub async fn load_after_checkpoint_reads_only_the_tail(store: DynStore) {
 }
 
 pub async fn newest_checkpoint_wins_and_rewriting_one_replaces_it(store: DynStore) {
-    let (_, nb) = one_notebook(&store).await;
+    let (alice, nb) = one_notebook(&store).await;
     append_many(&store, nb.id, 50, 50).await;
     for seq in [10, 20, 30, 40] {
         store.write_checkpoint(nb.id, seq, format!("state {seq}").as_bytes()).await.expect("checkpoint");
@@ -177,8 +177,11 @@ pub async fn newest_checkpoint_wins_and_rewriting_one_replaces_it(store: DynStor
     store.write_checkpoint(nb.id, 40, b"state 40, again").await.expect("rewrite checkpoint");
     let doc = store.load_document(nb.id).await.expect("load");
     let checkpoint = doc.checkpoint.expect("a checkpoint");
-    assert_eq!((checkpoint.seq, checkpoint.state), (40, b"state 40, again".to_vec()));
+    assert_eq!((checkpoint.seq, checkpoint.state.clone()), (40, b"state 40, again".to_vec()));
     assert_eq!(seqs_of(&doc.tail), (41..=50).collect::<Vec<_>>());
+    assert_eq!(store.latest_checkpoint(nb.id).await.expect("latest"), Some(checkpoint), "read alone");
+    let fresh = notebook(&store, &project(&store, &alice, "other").await, "fresh.ipynb").await;
+    assert_eq!(store.latest_checkpoint(fresh.id).await.expect("latest"), None);
 }
 
 pub async fn updates_between_honours_its_bounds(store: DynStore) {

@@ -146,6 +146,21 @@ pub(super) async fn client_bindings_of(
 /// Reads the newest checkpoint and only the log after it, so loading time does not grow
 /// with the length of the history (SPEC §7).
 pub(super) async fn load_document(pool: &SqlitePool, notebook: NotebookId) -> StoreResult<StoredDocument> {
+    let checkpoint = latest_checkpoint(pool, notebook).await?;
+    let after = checkpoint.as_ref().map_or(0, |c| c.seq);
+    let tail = updates_between(pool, notebook, after, None).await?;
+    if checkpoint.is_none() && tail.is_empty() {
+        // An empty document and a missing notebook look alike so far; tell them apart.
+        last_seq(pool, notebook).await?;
+    }
+    Ok(StoredDocument { checkpoint, tail })
+}
+
+/// The notebook's newest checkpoint, if it has one.
+pub(super) async fn latest_checkpoint(
+    pool: &SqlitePool,
+    notebook: NotebookId,
+) -> StoreResult<Option<Checkpoint>> {
     let checkpoint =
         sqlx::query("SELECT seq, state FROM checkpoints WHERE notebook_id = ? ORDER BY seq DESC LIMIT 1")
             .bind(notebook.0)
@@ -155,13 +170,7 @@ pub(super) async fn load_document(pool: &SqlitePool, notebook: NotebookId) -> St
                 Ok(Checkpoint { seq: row.try_get("seq")?, state: row.try_get("state")? })
             })
             .transpose()?;
-    let after = checkpoint.as_ref().map_or(0, |c| c.seq);
-    let tail = updates_between(pool, notebook, after, None).await?;
-    if checkpoint.is_none() && tail.is_empty() {
-        // An empty document and a missing notebook look alike so far; tell them apart.
-        last_seq(pool, notebook).await?;
-    }
-    Ok(StoredDocument { checkpoint, tail })
+    Ok(checkpoint)
 }
 
 pub(super) async fn updates_between(
