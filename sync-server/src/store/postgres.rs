@@ -50,6 +50,11 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // No ping before each use: that is a round trip ahead of every commit, and
+            // under fanout load it cost 216 µs on average and 1 ms at p99 (5 µs without).
+            // A connection that died since its last use fails its statement instead; the
+            // pool drops it, and the room retries as in any database outage.
+            .test_before_acquire(false)
             .connect(url)
             .await?;
         tracing::debug!("connected to PostgreSQL store");
