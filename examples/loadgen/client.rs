@@ -15,11 +15,11 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{MissedTickBehavior, interval, timeout};
+use tokio::time::{sleep_until, timeout};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
@@ -35,6 +35,12 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Frames queued for the writer. When full the worker waits (back-pressure), which shows as
 /// latency in the figures rather than as memory growth.
 const OUTBOUND_QUEUE: usize = 1024;
+/// The socket's read buffer. tungstenite zero-fills the free part of its read buffer before
+/// every read, the reads that find nothing included; with its 128 KiB default that was the
+/// load generator's largest cost under fanout (a memset of 128 KiB for each of 49 receivers
+/// of every edit), slowing the very deliveries being timed. Large frames still arrive whole:
+/// the buffer grows to a frame's length, filled this much per read.
+const READ_BUFFER: usize = 16 * 1024;
 /// Longest wait for the server's answer to our sync step 1 on connect, by default.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most edits one pacing tick or typing round makes before reading again, so a client that
@@ -184,7 +190,8 @@ pub async fn connect_within(
     let request = target.request(&options.room)?;
     // `true` disables Nagle (TCP_NODELAY): small frames otherwise wait for a delayed ACK and
     // every latency gains a ~40 ms floor (SPEC §14).
-    let (ws, _response) = connect_async_with_config(request, None, true)
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let (ws, _response) = connect_async_with_config(request, Some(config), true)
         .await
         .with_context(|| format!("connecting to {}", target.display_url(&options.room)))?;
     let open = Instant::now();
@@ -364,8 +371,11 @@ impl Worker {
         for frame in hello {
             self.send(frame).await?;
         }
-        let mut ticker = interval(Duration::from_millis(10));
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        // Wakes the client when its next timed edit is due. Each client sleeps until its own
+        // edits' times: a shared polling tick would line the clients up on the same phase and
+        // send their edits in bursts instead of spread over time.
+        let pacer = sleep_until(tokio::time::Instant::now());
+        tokio::pin!(pacer);
         loop {
             tokio::select! {
                 frame = stream.next() => match frame {
@@ -381,13 +391,18 @@ impl Worker {
                 command = commands.recv() => match command {
                     None | Some(Command::Close) => return Ok(()),
                     Some(command) => {
-                        if let Some(period) = self.on_command(command).await? {
-                            ticker = interval(period);
-                            ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                        self.on_command(command).await?;
+                        if let Some(due) = self.next_edit_due() {
+                            pacer.as_mut().reset(due.into());
                         }
                     }
                 },
-                _ = ticker.tick(), if self.pace.is_some() => self.on_tick().await?,
+                () = &mut pacer, if self.pace.is_some() => {
+                    self.on_tick().await?;
+                    if let Some(due) = self.next_edit_due() {
+                        pacer.as_mut().reset(due.into());
+                    }
+                }
                 () = std::future::ready(()), if self.typing.is_some() => self.type_some().await?,
             }
         }
@@ -444,7 +459,7 @@ impl Worker {
     }
 
     /// Handles a command; returns a new tick period when pacing starts.
-    async fn on_command(&mut self, command: Command) -> anyhow::Result<Option<Duration>> {
+    async fn on_command(&mut self, command: Command) -> anyhow::Result<()> {
         match command {
             Command::EnsureCell { cell_id } => {
                 if let Some(update) =
@@ -470,10 +485,6 @@ impl Worker {
                 }
                 self.pace = Some((pace, 0));
                 self.status.send_modify(|s| s.pacing = true);
-                // Tick about once per edit, but no faster than 1 ms (tokio's timer resolution)
-                // and no slower than 10 ms (which bounds how late an edit can start).
-                let period = Duration::from_secs_f64(1.0 / pace.per_sec.max(1e-3));
-                return Ok(Some(period.clamp(Duration::from_millis(1), Duration::from_millis(10))));
             }
             Command::StopPace => {
                 self.pace = None;
@@ -495,7 +506,14 @@ impl Worker {
             }
             Command::Close => {}
         }
-        Ok(None)
+        Ok(())
+    }
+
+    /// When the next timed edit of the pace is due: the `k`-th (from 0) at
+    /// `first + k / per_sec`.
+    fn next_edit_due(&self) -> Option<Instant> {
+        let (pace, made) = self.pace?;
+        Some(pace.first + Duration::from_secs_f64(made as f64 / pace.per_sec))
     }
 
     /// Makes the timed edits that are due by now (at most [`EDITS_PER_ROUND`]).

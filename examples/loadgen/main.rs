@@ -70,6 +70,11 @@ struct Common {
     /// notebooks first and use their ids as rooms.
     #[arg(long, global = true)]
     talkbook_api: Option<String>,
+    /// fanout, throughput: write every timed edit to this CSV file (rate, send time in Unix
+    /// microseconds, ms until the first and the last other client had it), to find out
+    /// when slow edits happen.
+    #[arg(long, global = true)]
+    timeline: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,11 +105,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Value> {
-    let Common { url, token, server_pid, max_seconds, talkbook_api } = cli.common;
+    let Common { url, token, server_pid, max_seconds, talkbook_api, timeline } = cli.common;
     let limit = Duration::from_secs(max_seconds);
     let deadline = Instant::now() + limit.saturating_sub(WIND_DOWN);
     let api = talkbook_api.map(|base| TalkbookApi::new(&base, token.clone())).transpose()?;
-    let ctx = Context::new(Target { base_url: url, token }, server_pid, deadline, api);
+    let ctx = Context::new(Target { base_url: url, token }, server_pid, deadline, api, timeline);
     let scenario = async {
         match &cli.scenario {
             Scenario::Fanout(args) => scenarios::fanout::run(&ctx, args).await,

@@ -116,6 +116,23 @@ impl Tracker {
         self.edits.values().flat_map(BTreeMap::values).filter(|e| e.seen_by < self.receivers).count()
     }
 
+    /// Every sent edit as (sent, first arrival, last arrival), by send time; arrivals are
+    /// `None` until some (every) other client has the edit.
+    pub fn timeline(&self) -> Vec<(Micros, Option<Micros>, Option<Micros>)> {
+        let mut rows: Vec<_> = self
+            .edits
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(|e| {
+                let first = (e.seen_by > 0).then_some(e.first_seen);
+                let last = (e.seen_by >= self.receivers).then_some(e.last_seen);
+                (e.sent, first, last)
+            })
+            .collect();
+        rows.sort_unstable();
+        rows
+    }
+
     /// Figures over all sent edits, then forgets them, so the next step starts afresh.
     /// Edits that reached every other client give one latency sample each (send to last
     /// arrival); the rest are lost.
@@ -161,6 +178,7 @@ mod tests {
         let mut tracker = Tracker::new(3);
         tracker.absorb(&logs);
         assert_eq!(tracker.pending(), 1);
+        assert_eq!(tracker.timeline(), vec![(1_000, Some(3_000), Some(6_000)), (2_000, Some(3_000), None)]);
 
         let figures = tracker.finish();
         assert_eq!((figures.sent, figures.lost), (2, 1));

@@ -32,13 +32,21 @@ pub struct Context {
     pub deadline: Instant,
     pub run: RunTag,
     pub api: Option<TalkbookApi>,
+    /// `--timeline`: the file fanout and throughput write every edit's latency to.
+    pub timeline: Option<std::path::PathBuf>,
     /// The project this run's notebooks go into, created on first need.
     project: OnceCell<String>,
 }
 
 impl Context {
-    pub fn new(target: Target, server_pid: Option<u32>, deadline: Instant, api: Option<TalkbookApi>) -> Self {
-        Context { target, server_pid, deadline, run: RunTag::random(), api, project: OnceCell::new() }
+    pub fn new(
+        target: Target,
+        server_pid: Option<u32>,
+        deadline: Instant,
+        api: Option<TalkbookApi>,
+        timeline: Option<std::path::PathBuf>,
+    ) -> Self {
+        Context { target, server_pid, deadline, run: RunTag::random(), api, timeline, project: OnceCell::new() }
     }
 
     pub fn remaining(&self) -> Duration {

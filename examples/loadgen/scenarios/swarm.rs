@@ -1,7 +1,9 @@
 //! N clients in one room making timed edits at a total rate: the engine of `fanout` and
 //! `throughput`.
 
-use std::time::{Duration, Instant};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value, json};
@@ -56,6 +58,10 @@ pub struct Swarm {
     denied_before: u64,
     /// Connect-plus-sync time of each client, in ms.
     pub connect_ms: Vec<f64>,
+    /// The clients' time origin, and the same moment in Unix microseconds.
+    epoch_unix_us: u64,
+    /// Where each step's edits are written one per line (`--timeline`).
+    timeline: Option<PathBuf>,
 }
 
 /// Figures of one step at one rate.
@@ -108,6 +114,7 @@ impl Swarm {
             bail!("need at least 2 clients: latency is measured at the others");
         }
         let epoch = Instant::now();
+        let epoch_unix_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
         let logs: Vec<SharedLog> = (0..count).map(|_| SharedLog::default()).collect();
         let options = logs
             .iter()
@@ -143,7 +150,20 @@ impl Swarm {
                 .await
                 .with_context(|| format!("client {i} waiting for the cell"))?;
         }
-        Ok(Swarm { clients, logs, tracker: Tracker::new(count), denied_before: 0, connect_ms })
+        let timeline = ctx.timeline.clone();
+        if let Some(path) = &timeline {
+            std::fs::write(path, "rate,sent_unix_us,first_ms,last_ms\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(Swarm {
+            clients,
+            logs,
+            tracker: Tracker::new(count),
+            denied_before: 0,
+            connect_ms,
+            epoch_unix_us,
+            timeline,
+        })
     }
 
     /// Edits at `rate` per second in total for `duration`, spread evenly: client `i` starts
@@ -204,6 +224,9 @@ impl Swarm {
         if let Some(reason) = statuses.iter().find_map(|s| s.last_denial.clone()) {
             eprintln!("loadgen: the server denied an edit: {reason}");
         }
+        if let Some(path) = &self.timeline {
+            self.append_timeline(path, rate).with_context(|| format!("writing {}", path.display()))?;
+        }
         let denied: u64 = statuses.iter().map(|s| s.denied).sum();
         let denied_in_step = denied - self.denied_before;
         self.denied_before = denied;
@@ -242,6 +265,18 @@ impl Swarm {
         out.insert("settle_ms".into(), json!(round3(started.elapsed().as_secs_f64() * 1000.0)));
         out.insert("markers_in_doc".into(), json!(markers));
         out
+    }
+
+    /// Appends the step's edits to the timeline file: when each was sent, and how long it
+    /// took to reach the first and the last other client (empty: it never did).
+    fn append_timeline(&self, path: &Path, rate: f64) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(path)?);
+        let ms = |at: Option<u64>, sent: u64| at.map(|at| format!("{:.3}", at.saturating_sub(sent) as f64 / 1000.0));
+        for (sent, first, last) in self.tracker.timeline() {
+            let (first, last) = (ms(first, sent).unwrap_or_default(), ms(last, sent).unwrap_or_default());
+            writeln!(out, "{rate},{},{first},{last}", self.epoch_unix_us + sent)?;
+        }
+        out.flush()
     }
 
     pub fn len(&self) -> usize {
