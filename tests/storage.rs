@@ -109,6 +109,7 @@ on_both_backends!(
     history::nearest_state_is_the_newer_of_checkpoint_and_snapshot,
     history::undone_events_are_recorded_once_per_event_and_user,
     history::the_history_index_goes_with_its_notebook,
+    history::a_step_for_a_deleted_notebook_writes_nothing,
     history::indexing_in_several_runs_matches_indexing_at_once,
     executions::a_run_is_recorded_from_queue_to_end_with_every_field,
     executions::the_first_end_of_a_run_wins,

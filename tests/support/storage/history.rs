@@ -461,6 +461,21 @@ pub async fn the_history_index_goes_with_its_notebook(store: DynStore) {
     assert_eq!(store.undone_events(nb.id, alice.id).await.expect("undone"), vec![]);
 }
 
+/// An indexer step that runs after its notebook was deleted must not leave rows behind: the
+/// step fails on the notebook's progress row, before it writes events or spans.
+pub async fn a_step_for_a_deleted_notebook_writes_nothing(store: DynStore) {
+    let (alice, nb) = one_notebook(&store).await;
+    store.delete_notebook(nb.id, alice.id).await.expect("delete");
+    let step = HistoryBatch {
+        events: vec![event(nb.id, (1, 0), Some(alice.id), None, (0, 0))],
+        inserted: vec![span(7, 0..1, 1)],
+        ..batch(nb.id, 0, 1)
+    };
+    assert_not_found(store.write_history(&step).await);
+    assert_eq!(listed(&store, nb.id, all(10)).await, vec![]);
+    assert_eq!(spans(&store, nb.id, false, 7, 0..1).await, vec![]);
+}
+
 // --- the indexer over a real log ---
 
 /// A small realistic log: two users create cells and type into them, a few seconds apart.
