@@ -19,8 +19,8 @@ use tokio::time::{sleep_until, timeout};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 use yrs::{StateVector, TextRef};
@@ -43,7 +43,7 @@ const OUTBOUND_QUEUE: usize = 1024;
 const READ_BUFFER: usize = 16 * 1024;
 /// Longest wait for the server's answer to our sync step 1 on connect, by default.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most edits one pacing tick or typing round makes before reading again, so a client that
+/// Most edits one pacing wake-up or typing round makes before reading again, so a client that
 /// fell behind catches up without starving its reader.
 const EDITS_PER_ROUND: u64 = 256;
 
@@ -458,7 +458,7 @@ impl Worker {
         }
     }
 
-    /// Handles a command; returns a new tick period when pacing starts.
+    /// Handles a command (the caller then sets the pacer for a new pace).
     async fn on_command(&mut self, command: Command) -> anyhow::Result<()> {
         match command {
             Command::EnsureCell { cell_id } => {

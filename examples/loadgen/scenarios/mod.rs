@@ -46,7 +46,15 @@ impl Context {
         api: Option<TalkbookApi>,
         timeline: Option<std::path::PathBuf>,
     ) -> Self {
-        Context { target, server_pid, deadline, run: RunTag::random(), api, timeline, project: OnceCell::new() }
+        Context {
+            target,
+            server_pid,
+            deadline,
+            run: RunTag::random(),
+            api,
+            timeline,
+            project: OnceCell::new(),
+        }
     }
 
     pub fn remaining(&self) -> Duration {

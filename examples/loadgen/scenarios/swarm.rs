@@ -271,10 +271,11 @@ impl Swarm {
     /// took to reach the first and the last other client (empty: it never did).
     fn append_timeline(&self, path: &Path, rate: f64) -> std::io::Result<()> {
         let mut out = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(path)?);
-        let ms = |at: Option<u64>, sent: u64| at.map(|at| format!("{:.3}", at.saturating_sub(sent) as f64 / 1000.0));
+        let ms = |at: Option<u64>, sent: u64| {
+            at.map_or(String::new(), |at| format!("{:.3}", at.saturating_sub(sent) as f64 / 1000.0))
+        };
         for (sent, first, last) in self.tracker.timeline() {
-            let (first, last) = (ms(first, sent).unwrap_or_default(), ms(last, sent).unwrap_or_default());
-            writeln!(out, "{rate},{},{first},{last}", self.epoch_unix_us + sent)?;
+            writeln!(out, "{rate},{},{},{}", self.epoch_unix_us + sent, ms(first, sent), ms(last, sent))?;
         }
         out.flush()
     }
